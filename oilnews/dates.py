@@ -1,0 +1,141 @@
+"""Date parsing for the formats oilprice.com uses; every result is timezone-aware UTC."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
+
+# The site publishes in US Central time: bylines say CDT/CST, JSON-LD offsets are -05/-06.
+SITE_TZ = ZoneInfo("America/Chicago")
+_ZONES = {
+    "CDT": timezone(timedelta(hours=-5)),
+    "CST": timezone(timedelta(hours=-6)),
+    "EDT": timezone(timedelta(hours=-4)),
+    "EST": timezone(timedelta(hours=-5)),
+    "UTC": UTC,
+    "GMT": UTC,
+}
+_BYLINE_DATE = re.compile(
+    r"(?P<mon>[A-Z][a-z]{2})\w*\.? (?P<day>\d{1,2}), (?P<year>\d{4}),? (?P<hour>\d{1,2}):(?P<minute>\d{2})"
+    r"\s*(?P<ampm>[AP]M)(?:\s+(?P<tz>[A-Z]{2,4}))?"
+)
+_LISTING_DATE = re.compile(
+    r"(?P<mon>[A-Z][a-z]{2})\w*\.? (?P<day>\d{1,2}), (?P<year>\d{4})(?: at (?P<hour>\d{1,2}):(?P<minute>\d{2}))?"
+)
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1
+    )
+}
+_AGE = re.compile(r"(?P<n>\d+)\s*(?P<unit>sec|min|hour|day|week|month|year)", re.IGNORECASE)
+_AGE_UNITS = {
+    "sec": timedelta(seconds=1),
+    "min": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": timedelta(days=30),
+    "year": timedelta(days=365),
+}
+
+
+def to_utc(value: datetime) -> datetime:
+    """Aware datetimes converted to UTC; naive ones taken as the site's local time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=SITE_TZ)
+    return value.astimezone(UTC)
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """JSON-LD / sitemap timestamps such as `2025-08-01T02:15:00-05:00`."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        return to_utc(datetime.fromisoformat(text))
+    except ValueError:
+        pass
+    try:
+        return to_utc(datetime.combine(date.fromisoformat(text[:10]), datetime.min.time()))
+    except ValueError:
+        return None
+
+
+def parse_byline_date(text: str | None) -> datetime | None:
+    """`Aug 01, 2025, 2:15 AM CDT` (article byline)."""
+    if not text:
+        return None
+    m = _BYLINE_DATE.search(text)
+    if not m or m.group("mon") not in _MONTHS:
+        return None
+    hour = int(m.group("hour")) % 12 + (12 if m.group("ampm") == "PM" else 0)
+    try:
+        local = datetime(
+            int(m.group("year")), _MONTHS[m.group("mon")], int(m.group("day")), hour, int(m.group("minute"))
+        )
+    except ValueError:
+        return None
+    zone = _ZONES.get(m.group("tz") or "")
+    return to_utc(local.replace(tzinfo=zone) if zone else local)
+
+
+def parse_listing_date(text: str | None) -> datetime | None:
+    """`Aug 13, 2025 at 07:43` (listing meta; no zone stated, so site local time)."""
+    if not text:
+        return None
+    m = _LISTING_DATE.search(text)
+    if not m or m.group("mon") not in _MONTHS:
+        return None
+    try:
+        local = datetime(
+            int(m.group("year")),
+            _MONTHS[m.group("mon")],
+            int(m.group("day")),
+            int(m.group("hour") or 0),
+            int(m.group("minute") or 0),
+        )
+    except ValueError:
+        return None
+    return to_utc(local)
+
+
+def parse_rfc822(text: str | None) -> datetime | None:
+    """RSS `pubDate`."""
+    if not text:
+        return None
+    try:
+        return to_utc(parsedate_to_datetime(text.strip()))
+    except (TypeError, ValueError, IndexError):
+        return parse_iso(text)
+
+
+def parse_age(text: str | None, now: datetime) -> datetime | None:
+    """Ticker `last_updated` ages ("11 mins", "13 hours", "5 days") back to a timestamp.
+
+    Floored to the age's own unit: the same stale quote seen by two runs half an hour
+    apart maps to the same instant, so it is stored once.
+    """
+    if not text:
+        return None
+    m = _AGE.search(text)
+    if not m:
+        return None
+    unit = _AGE_UNITS[m.group("unit").lower()]
+    instant = to_utc(now) - int(m.group("n")) * unit
+    step = int(min(unit, timedelta(days=1)).total_seconds())
+    return datetime.fromtimestamp(int(instant.timestamp()) // step * step, tz=UTC)
+
+
+def parse_since(text: str) -> datetime:
+    """`--since` values: `2024-01`, `2024-01-15`, or a full ISO timestamp."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}-\d{1,2}", text):
+        year, month = text.split("-")
+        return datetime(int(year), int(month), 1, tzinfo=UTC)
+    parsed = parse_iso(text)
+    if parsed is None:
+        raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)")
+    return parsed

@@ -1,0 +1,77 @@
+"""Typed items. Pipelines handle them through itemadapter, storage maps them to rows."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class ArticleLink:
+    """A link found on an article page. `kind` says where on the page it sat."""
+
+    url: str
+    kind: str
+    title: str = ""
+
+
+@dataclass
+class ArticleItem:
+    url: str
+    title: str = ""
+    authors: list[str] = field(default_factory=list)
+    source: str | None = None
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    section: str | None = None
+    keywords: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    body: str = ""
+    image_url: str | None = None
+    is_premium: bool = False
+    links: list[ArticleLink] = field(default_factory=list)
+    # Set by the pipelines, not the parser.
+    content_hash: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    fetched_url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("published_at", "modified_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value else None
+        return data
+
+
+@dataclass
+class PriceQuoteItem:
+    blend_id: int
+    name: str
+    price: float
+    change: float | None = None
+    change_percent: float | None = None
+    observed_at: datetime | None = None
+    source: str = "ticker"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["observed_at"] = self.observed_at.isoformat() if self.observed_at else None
+        return data
+
+
+@dataclass
+class ListingEntry:
+    """One article teaser on a section listing, RSS feed or sitemap."""
+
+    url: str
+    title: str = ""
+    listed_at: datetime | None = None
+    author: str | None = None
+
+
+@dataclass
+class ListingPage:
+    entries: list[ListingEntry]
+    next_url: str | None = None
+    total_pages: int | None = None

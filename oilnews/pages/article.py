@@ -1,0 +1,294 @@
+"""Article page -> ArticleItem. Pure: needs a response, never a crawl.
+
+JSON-LD first for dates and authors (it carries offsets and survives template changes),
+selectors for the rest. The body is walked element by element so boilerplate is dropped by
+structure (ad containers, the "More Top Reads" list) and by pattern (signature lines).
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+from urllib.parse import urlsplit
+
+from parsel import Selector
+from scrapy.http import TextResponse
+
+from oilnews.dates import parse_byline_date, parse_iso
+from oilnews.items import ArticleItem, ArticleLink
+from oilnews.pages.common import as_list, element_text, json_ld_of_type, selector_text
+from oilnews.site import section_of_path
+from oilnews.text import clean_line, is_boilerplate, is_signature
+from oilnews.urls import canonical_url, same_origin
+
+BODY_CONTAINERS = "#news-content, #article-content"
+_TITLE_SUFFIX = re.compile(r"\s*\|\s*OilPrice\.com\s*$", re.IGNORECASE)
+_MORE_HEADING = re.compile(r"^more (?:top reads|company news) from oilprice\.com:?$", re.IGNORECASE)
+_OUTLET = re.compile(
+    r"\.(?:com|org|net|info|io|co|news|uk|eu)\b|\b(?:news|agency|press|media|times|journal|reuters|bloomberg|eurasianet|rigzone|safehaven)\b",
+    re.IGNORECASE,
+)
+_GENERIC_IMAGES = ("facebook-share-logo", "oilprice-logo", "default")
+_AD_ID_PREFIXES = ("oilprice_", "div-gpt-ad")
+_PARAGRAPH_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
+_LIST_TAGS = frozenset({"ul", "ol"})
+_CONTAINER_TAGS = frozenset({"div", "section", "article", "span", "center", "main", "body", "html"})
+_SKIP_CLASSES = ("stock", "quote", "share", "ad-", "ads", "advert", "newsletter", "subscribe")
+
+# Sidebar and page blocks whose links lead to more articles (the crawl frontier).
+LINK_BLOCKS: tuple[tuple[str, str, str | None], ...] = (
+    ("related", "ul.sidebarRelatedArticles__list a.sidebarRelatedArticles__itemLink", None),
+    (
+        "popular",
+        "div.sidebarTrendingArticles a.sidebarTrendingArticles__article",
+        "p.sidebarTrendingArticles__articleTitle",
+    ),
+    (
+        "most_commented",
+        "div.sidebarSponsorContent a.sidebarSponsorContent__article",
+        "p.sidebarSponsorContent__articleTitle",
+    ),
+    (
+        "previous",
+        "div.singleArticle__navigation__previous a.singleArticle__navigation__articleTitleLink",
+        None,
+    ),
+    ("next", "div.singleArticle__navigation__next a.singleArticle__navigation__articleTitleLink", None),
+    (
+        "related_posts",
+        "div.articleRelatedPosts a.articleRelatedPosts__article",
+        "h3.articleRelatedPosts__articleTitle",
+    ),
+)
+
+
+class _Links:
+    """Links of one page, canonicalised, deduplicated per (url, kind), order kept."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.items: list[ArticleLink] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def add(self, href: str | None, kind: str, title: str = "") -> None:
+        url = canonical_url(href, self.base_url) if href else None
+        if url is None or (url, kind) in self._seen:
+            return
+        self._seen.add((url, kind))
+        self.items.append(ArticleLink(url=url, kind=kind, title=title))
+
+
+def _classes(element: Any) -> str:
+    return str(element.get("class") or "").lower()
+
+
+def _is_ad(element: Any) -> bool:
+    ident = str(element.get("id") or "")
+    if ident.startswith(_AD_ID_PREFIXES) or element.get("data-freestar-ad") is not None:
+        return True
+    classes = _classes(element)
+    return any(marker in classes for marker in _SKIP_CLASSES)
+
+
+class _BodyWalker:
+    """Splits the body container into summary bullets, paragraphs and link lists."""
+
+    def __init__(self, links: _Links, names: list[str]) -> None:
+        self.links = links
+        self.names = names
+        self.summary: list[str] = []
+        self.paragraphs: list[str] = []
+        self._more_list_pending = False
+
+    def walk(self, container: Any) -> None:
+        for child in container:
+            tag = child.tag.lower() if isinstance(child.tag, str) else ""
+            if not tag or tag in (
+                "script",
+                "style",
+                "noscript",
+                "iframe",
+                "form",
+                "table",
+                "figure",
+                "img",
+                "br",
+                "hr",
+            ):
+                continue
+            if _is_ad(child):
+                continue
+            if tag in _LIST_TAGS:
+                self._list(child)
+            elif tag in _PARAGRAPH_TAGS:
+                self._paragraph(child)
+            elif tag in _CONTAINER_TAGS:
+                self.walk(child)
+
+    def _list(self, element: Any) -> None:
+        if self._more_list_pending:
+            self._more_list_pending = False
+            for a in element.iter("a"):
+                self.links.add(a.get("href"), "more_top_reads", element_text(a))
+            return
+        items = [text for text in (element_text(li) for li in element.iter("li")) if text]
+        if not self.paragraphs:
+            # A list before the first paragraph is the premium key-points block.
+            self.summary.extend(items)
+            return
+        self._record_body_links(element)
+        self.paragraphs.extend(f"• {item}" for item in items)
+
+    def _paragraph(self, element: Any) -> None:
+        text = element_text(element)
+        if not text:
+            return
+        if _MORE_HEADING.match(text):
+            self._more_list_pending = True
+            return
+        if text.lower().startswith("related:"):
+            for a in element.iter("a"):
+                self.links.add(a.get("href"), "related_inline", element_text(a))
+            return
+        if is_boilerplate(text) or is_signature(text, self.names):
+            return
+        self._record_body_links(element)
+        self.paragraphs.append(text)
+
+    def _record_body_links(self, element: Any) -> None:
+        for a in element.iter("a"):
+            self.links.add(a.get("href"), "body", element_text(a))
+
+
+def _title(sel: Selector, ld: dict[str, Any]) -> str:
+    h1 = sel.css("div.singleArticle__content h1")
+    title = selector_text(h1[0]) if h1 else ""
+    if not title:
+        title = clean_line(unescape(str(ld.get("headline") or ld.get("name") or "")))
+    if not title:
+        og = sel.css('meta[property="og:title"]::attr(content)').get() or sel.css("title::text").get()
+        title = _TITLE_SUFFIX.sub("", clean_line(og))
+    return title
+
+
+def _byline(sel: Selector) -> tuple[list[str], str]:
+    """Names and date text from `By <a>Name</a> - Aug 01, 2025, 2:15 AM CDT`."""
+    node = sel.css("span.article_byline")
+    if not node:
+        return [], ""
+    text = selector_text(node[0])
+    names = [clean_line(n) for n in node.css("a::text").getall() if clean_line(n)]
+    head, _, date_text = text.partition(" - ")
+    if not names:
+        who = re.sub(r"^By\.?\s+", "", head.strip(), flags=re.IGNORECASE)
+        names = [n.strip() for n in re.split(r",\s*|\s+and\s+|\s*&\s*", who) if n.strip()]
+    return names, date_text.strip()
+
+
+def _authors(ld: dict[str, Any], byline_names: list[str]) -> list[str]:
+    names: list[str] = []
+    for author in as_list(ld.get("author")):
+        name = author.get("name") if isinstance(author, dict) else author
+        if isinstance(name, str) and clean_line(name):
+            names.append(clean_line(unescape(name)))
+    names = names or byline_names
+    return list(dict.fromkeys(names))
+
+
+def _source(ld: dict[str, Any], authors: list[str]) -> str:
+    """The outlet when the byline names one ("By Eurasianet.org"), else Oilprice.com."""
+    for author in as_list(ld.get("author")):
+        if isinstance(author, dict) and author.get("@type") == "Organization" and author.get("name"):
+            return clean_line(str(author["name"]))
+    for name in authors:
+        if _OUTLET.search(name):
+            return name
+    return "Oilprice.com"
+
+
+def _image(sel: Selector, ld: dict[str, Any]) -> str | None:
+    candidates: list[Any] = [
+        *as_list(ld.get("image")),
+        sel.css('meta[property="og:image"]::attr(content)').get(),
+    ]
+    for candidate in candidates:
+        url = candidate.get("url") if isinstance(candidate, dict) else candidate
+        if isinstance(url, str) and url.strip() and not any(g in url for g in _GENERIC_IMAGES):
+            return url.strip()
+    return None
+
+
+def _keywords(sel: Selector) -> list[str]:
+    raw = (
+        sel.css('meta[name="news_keywords"]::attr(content)').get()
+        or sel.css('meta[name="keywords"]::attr(content)').get()
+        or ""
+    )
+    words = (clean_line(k) for k in raw.split(","))
+    return list(dict.fromkeys(w for w in words if w))
+
+
+def _canonical(sel: Selector, ld: dict[str, Any], response_url: str) -> str:
+    for candidate in (
+        sel.css('link[rel="canonical"]::attr(href)').get(),
+        ld.get("url"),
+        sel.css('meta[property="og:url"]::attr(content)').get(),
+    ):
+        if isinstance(candidate, str) and candidate.strip():
+            url = canonical_url(candidate, response_url)
+            # A canonical pointing off the site it was served from is not trusted.
+            if url and same_origin(url, response_url):
+                return url
+    return canonical_url(response_url) or response_url
+
+
+def _is_premium(sel: Selector, url: str, summary: list[str]) -> bool:
+    if "/gea-articles/" in url or sel.css(".premium_badge, .singleArticle__premium, .premiumContent"):
+        return True
+    marker = sel.xpath(
+        '//div[contains(@class,"singleArticle")]//*[normalize-space(text())="Premium Content"]'
+    )
+    return bool(marker) or (bool(summary) and sel.css("#article-content") != [])
+
+
+def parse_article(response: TextResponse) -> ArticleItem:
+    sel = response.selector
+    ld = json_ld_of_type(sel, "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle")
+    url = _canonical(sel, ld, response.url)
+    links = _Links(url)
+
+    byline_names, byline_date = _byline(sel)
+    authors = _authors(ld, byline_names)
+
+    walker = _BodyWalker(links, authors)
+    container = sel.css(BODY_CONTAINERS)
+    if container:
+        walker.walk(container[0].root)
+    body = "\n\n".join(walker.paragraphs)
+    if not body and ld.get("articleBody") and not container:
+        body = clean_line(unescape(str(ld["articleBody"])))
+
+    for kind, css, title_css in LINK_BLOCKS:
+        for a in sel.css(css):
+            title = selector_text(a.css(title_css)[0]) if title_css and a.css(title_css) else selector_text(a)
+            links.add(a.attrib.get("href"), kind, title)
+
+    published = parse_iso(ld.get("datePublished")) or parse_byline_date(byline_date)
+    modified = parse_iso(ld.get("dateModified"))
+    return ArticleItem(
+        url=url,
+        title=_title(sel, ld),
+        authors=authors,
+        source=_source(ld, authors),
+        published_at=published,
+        modified_at=modified,
+        section=section_of_path(urlsplit(url).path),
+        keywords=_keywords(sel),
+        summary=walker.summary,
+        body=body,
+        image_url=_image(sel, ld),
+        is_premium=_is_premium(sel, url, walker.summary),
+        links=links.items,
+        fetched_url=response.url,
+    )

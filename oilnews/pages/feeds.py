@@ -1,0 +1,49 @@
+"""RSS feed and XML sitemaps -> ListingEntry lists (the discovery side of a crawl)."""
+
+from __future__ import annotations
+
+from scrapy.http import Response
+from scrapy.utils.sitemap import Sitemap
+
+from oilnews.dates import parse_iso, parse_rfc822
+from oilnews.items import ListingEntry
+from oilnews.text import clean_line
+from oilnews.urls import canonical_url
+
+
+def parse_rss(response: Response) -> list[ListingEntry]:
+    entries: list[ListingEntry] = []
+    selector = response.selector  # type: ignore[attr-defined]
+    selector.remove_namespaces()
+    for item in selector.xpath("//item"):
+        url = canonical_url(
+            item.xpath("link/text()").get() or item.xpath("guid/text()").get() or "", response.url
+        )
+        if url:
+            entries.append(
+                ListingEntry(
+                    url=url,
+                    title=clean_line(item.xpath("title/text()").get()),
+                    listed_at=parse_rfc822(item.xpath("pubDate/text()").get()),
+                )
+            )
+    return entries
+
+
+def parse_sitemap(response: Response) -> tuple[list[ListingEntry], list[str]]:
+    """(article entries, nested sitemap URLs). Entity expansion is off in Scrapy's parser."""
+    try:
+        sitemap = Sitemap(response.body)
+    except Exception:  # lxml raises several types for garbage; the caller counts it
+        return [], []
+    entries: list[ListingEntry] = []
+    nested: list[str] = []
+    for entry in sitemap:
+        url = canonical_url(entry.get("loc", ""), response.url)
+        if not url:
+            continue
+        if sitemap.type == "sitemapindex":
+            nested.append(url)
+        else:
+            entries.append(ListingEntry(url=url, listed_at=parse_iso(entry.get("lastmod"))))
+    return entries, nested

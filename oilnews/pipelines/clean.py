@@ -1,0 +1,57 @@
+"""Normalise every item the same way, whatever produced it (page, feed, replayed spool)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrapy.crawler import Crawler
+
+from oilnews.dates import to_utc
+from oilnews.items import ArticleItem, ArticleLink
+from oilnews.stats import key
+from oilnews.text import clean_body, clean_line, content_hash
+from oilnews.urls import canonical_url
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in (clean_line(x) for x in values) if v))
+
+
+def clean_article(item: ArticleItem) -> ArticleItem:
+    """Whitespace, entities, mojibake, boilerplate lines, UTC dates, canonical URLs, hash."""
+    item.url = canonical_url(item.url) or item.url
+    item.title = clean_line(item.title)
+    item.authors = _unique(item.authors)
+    item.source = clean_line(item.source) or None
+    item.section = clean_line(item.section) or None
+    item.keywords = _unique(item.keywords)
+    item.summary = _unique(item.summary)
+    item.body = clean_body(item.body)
+    item.image_url = clean_line(item.image_url) or None
+    item.published_at = to_utc(item.published_at) if item.published_at else None
+    item.modified_at = to_utc(item.modified_at) if item.modified_at else None
+    links: dict[tuple[str, str], ArticleLink] = {}
+    for link in item.links:
+        url = canonical_url(link.url)
+        if url:
+            links.setdefault(
+                (url, link.kind), ArticleLink(url=url, kind=link.kind, title=clean_line(link.title))
+            )
+    item.links = list(links.values())
+    item.content_hash = content_hash(item.title, item.body)
+    return item
+
+
+class CleanPipeline:
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CleanPipeline:
+        return cls(crawler.stats)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, ArticleItem):
+            clean_article(item)
+            self.stats.inc_value(key("clean", "articles"))
+        return item

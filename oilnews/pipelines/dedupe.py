@@ -1,0 +1,71 @@
+"""Fold duplicates: by canonical URL, and by content hash (same story, another URL).
+
+Within a run the seen URLs and hashes are kept in memory; across runs the stored ones
+are loaded at start. A content duplicate becomes an AliasItem, so its URL is recorded
+against the stored article instead of being lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from oilnews.items import ArticleItem
+from oilnews.stats import key
+from oilnews.storage.db import Database, known_articles
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AliasItem:
+    """`alias` served the same content as the stored article at `url`."""
+
+    url: str
+    alias: str
+
+
+class DedupePipeline:
+    def __init__(self, stats: Any, database: Database | None) -> None:
+        self.stats = stats
+        self.database = database
+        self.urls_seen: set[str] = set()
+        self.url_by_hash: dict[str, str] = {}
+        self.known_urls: set[str] = set()
+        self.alias_of: dict[str, str] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
+        across = crawler.settings.getbool("OILNEWS_DEDUPE_ACROSS_RUNS")
+        return cls(crawler.stats, Database.for_crawler(crawler) if across else None)
+
+    async def open_spider(self) -> None:
+        if self.database is None:
+            return
+        rows = await self.database.run(lambda conn: list(known_articles(conn)))
+        for url, digest, _published, alias_of in rows:
+            if alias_of is not None:
+                self.alias_of[url] = alias_of
+            else:
+                self.known_urls.add(url)
+                self.url_by_hash.setdefault(digest, url)
+        self.stats.set_value(key("dedupe", "known_at_start"), len(self.known_urls))
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, ArticleItem):
+            return item
+        if item.url in self.urls_seen:
+            self.stats.inc_value(key("dedupe", "url_duplicate"))
+            raise DropItem(f"{item.url}: already processed in this run")
+        self.urls_seen.add(item.url)
+        assert item.content_hash, "CleanPipeline sets content_hash before dedupe"
+        original = self.alias_of.get(item.url) or self.url_by_hash.setdefault(item.content_hash, item.url)
+        if original != item.url and item.url not in self.known_urls:
+            self.stats.inc_value(key("dedupe", "content_duplicate"))
+            logger.debug("%s has the content of %s: recorded as alias", item.url, original)
+            return AliasItem(url=original, alias=item.url)
+        return item

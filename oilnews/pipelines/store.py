@@ -1,0 +1,180 @@
+"""Batched upserts into the database, off the reactor thread.
+
+A batch is one transaction. Transient errors reconnect and retry (Database.run); a batch
+that still cannot be written is spooled to a JSON-lines file and replayed on the next
+start, so a database outage loses nothing and the upserts make the replay idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy.crawler import Crawler
+
+from oilnews.items import ArticleItem, PriceQuoteItem
+from oilnews.pipelines.dedupe import AliasItem
+from oilnews.stats import key
+from oilnews.storage.db import BatchResult, Database, mask_secrets, write_batch
+
+logger = logging.getLogger(__name__)
+
+_DATETIME_FIELDS = ("published_at", "modified_at", "observed_at")
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot spool {type(value).__name__}")
+
+
+def _from_json(row: dict[str, Any]) -> dict[str, Any]:
+    for name in _DATETIME_FIELDS:
+        if isinstance(row.get(name), str):
+            row[name] = datetime.fromisoformat(row[name])
+    return row
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.articles: list[dict[str, Any]] = []
+        self.quotes: list[dict[str, Any]] = []
+        self.aliases: list[dict[str, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.articles) + len(self.quotes) + len(self.aliases)
+
+    def add(self, item: Any) -> bool:
+        if isinstance(item, ArticleItem):
+            row = ItemAdapter(item).asdict()
+            row.pop("fetched_url", None)
+            self.articles.append(row)
+        elif isinstance(item, PriceQuoteItem):
+            self.quotes.append(ItemAdapter(item).asdict())
+        elif isinstance(item, AliasItem):
+            self.aliases.append({"url": item.url, "alias": item.alias})
+        else:
+            return False
+        return True
+
+    def write(self, conn: Any) -> BatchResult:
+        return write_batch(conn, self.articles, self.quotes, self.aliases)
+
+    def dump(self) -> str:
+        return json.dumps(
+            {"articles": self.articles, "quotes": self.quotes, "aliases": self.aliases},
+            default=_to_json,
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def load(cls, line: str) -> Batch:
+        data = json.loads(line)
+        batch = cls()
+        batch.articles = [_from_json(a) for a in data.get("articles", [])]
+        batch.quotes = [_from_json(q) for q in data.get("quotes", [])]
+        batch.aliases = data.get("aliases", [])
+        return batch
+
+
+class StorePipeline:
+    def __init__(self, database: Database, stats: Any, batch_size: int, spool_dir: Path) -> None:
+        self.database = database
+        self.stats = stats
+        self.batch_size = max(1, batch_size)
+        self.spool_dir = spool_dir
+        self.batch = Batch()
+        self._lock = asyncio.Lock()
+        database.on_retry = lambda _error: stats.inc_value(key("store", "retries"))
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        settings = crawler.settings
+        return cls(
+            Database.for_crawler(crawler),
+            crawler.stats,
+            settings.getint("OILNEWS_DB_BATCH_SIZE"),
+            Path(settings.get("OILNEWS_SPOOL_DIR")),
+        )
+
+    async def open_spider(self) -> None:
+        await self.database.run(lambda conn: None)  # connect and migrate before the first item
+        await self._replay_spool()
+
+    async def process_item(self, item: Any) -> Any:
+        if self.batch.add(item) and len(self.batch) >= self.batch_size:
+            await self.flush()
+        return item
+
+    async def close_spider(self) -> None:
+        await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self.batch = self.batch, Batch()
+            if not len(batch):
+                return
+            started = time.perf_counter()
+            try:
+                result = await self.database.run(batch.write)
+            except Exception as error:
+                self._spool(batch, error)
+                return
+            self.stats.inc_value(key("store", "batches"))
+            self.stats.inc_value(key("store", "seconds"), time.perf_counter() - started)
+            self._count(result)
+
+    def _count(self, result: BatchResult) -> None:
+        for name, value in (
+            ("articles_new", len(result.new)),
+            ("articles_updated", len(result.updated)),
+            ("articles_unchanged", len(result.unchanged)),
+            ("aliases", result.aliases),
+            ("links", result.links),
+            ("quotes", result.quotes),
+        ):
+            if value:
+                self.stats.inc_value(key("store", name), value)
+
+    def _spool(self, batch: Batch, error: BaseException) -> None:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spool_dir / f"batch-{os.getpid()}.jsonl"
+        with path.open("a", encoding="utf-8") as spool:
+            spool.write(batch.dump() + "\n")
+        self.stats.inc_value(key("store", "spooled_items"), len(batch))
+        self.stats.inc_value(key("errors", "database"))
+        logger.error(
+            "database write failed, %d items spooled to %s for the next run: %s",
+            len(batch),
+            path,
+            mask_secrets(str(error)).splitlines()[0],
+        )
+
+    async def _replay_spool(self) -> None:
+        if not self.spool_dir.is_dir():
+            return
+        for path in sorted(self.spool_dir.glob("batch-*.jsonl")):
+            claimed = path.with_suffix(".replaying")
+            try:
+                path.rename(claimed)  # one worker replays a file, never two
+            except OSError:
+                continue
+            lines = claimed.read_text(encoding="utf-8").splitlines()
+            try:
+                for line in lines:
+                    batch = Batch.load(line)
+                    result = await self.database.run(batch.write)
+                    self._count(result)
+                    self.stats.inc_value(key("store", "replayed_items"), len(batch))
+            except BaseException:
+                claimed.rename(path)  # upserts make a second replay of the same lines harmless
+                raise
+            claimed.unlink()
+            logger.info("replayed %d spooled batches from %s", len(lines), path)

@@ -1,0 +1,160 @@
+"""The replica's HTTP server: loopback only, deterministic, any size.
+
+Runs in a thread for tests (`ReplicaServer(...).start()`) or in the foreground from
+`oilnews replica serve`. Every request is counted by path (`hits`) and optionally written
+to an access log, so tests can prove what a crawl downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from oilnews.replica import pages
+from oilnews.replica.content import Catalogue
+from oilnews.site import LISTING_PAGE_RE, RSS_PATH
+
+_SITEMAP = re.compile(r"^/sitemap_articles_(\d{4})_(\d{1,2})\.xml$")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@dataclass
+class ReplicaState:
+    catalogue: Catalogue
+    hits: Counter[str] = field(default_factory=Counter)
+    access_log: Path | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    broken_articles: bool = False  # serve article pages with the body container missing
+
+    def record(self, method: str, path: str, status: int) -> None:
+        with self.lock:
+            self.hits[path] += 1
+            if self.access_log is not None:
+                with self.access_log.open("a", encoding="utf-8") as log:
+                    log.write(f"{method} {path} {status}\n")
+
+
+class ReplicaHandler(BaseHTTPRequestHandler):
+    server: ReplicaHTTPServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the access log and hit counter are the record
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        status, content_type, body = self.route(path)
+        self.server.state.record("GET", path, status)
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def route(self, path: str) -> tuple[int, str, str]:
+        state = self.server.state
+        cat = state.catalogue
+        base = self.server.base_url
+        now = datetime.now(UTC)
+        html = "text/html; charset=utf-8"
+        if path == "/robots.txt":
+            return 200, "text/plain; charset=utf-8", pages.ROBOTS_TXT
+        if path == "/":
+            return 200, html, pages.render_home(cat, base, now)
+        if path == RSS_PATH:
+            return 200, "application/rss+xml; charset=utf-8", pages.render_rss(cat, base)
+        sitemap = _SITEMAP.match(path)
+        if sitemap:
+            xml = pages.render_sitemap(cat, base, int(sitemap.group(1)), int(sitemap.group(2)))
+            return (200, "application/xml", xml) if xml else (404, html, "not found")
+        listing = self._listing(path)
+        if listing is not None:
+            section, page = listing
+            text = pages.render_listing(cat, section, page, base, now)
+            return (200, html, text) if text else (404, html, "not found")
+        lookup_path = path[: -len(".amp.html")] + ".html" if path.endswith(".amp.html") else path
+        article = cat.lookup(lookup_path)
+        if article is None:
+            return 404, html, "<html><body><h1>Page not found</h1></body></html>"
+        # The AMP copy names the plain page canonical; a twin URL names itself.
+        canonical_path = lookup_path
+        document = pages.render_article(cat, article, base, now, path=canonical_path)
+        if state.broken_articles:
+            document = re.sub(
+                r'<div id="(news|article)-content".*?<p><a class="join-discussion"',
+                '<p><a class="join-discussion"',
+                document,
+                flags=re.S,
+            )
+        return 200, html, document
+
+    def _listing(self, path: str) -> tuple[str, int] | None:
+        sections = self.server.state.catalogue.sections
+        match = LISTING_PAGE_RE.search(path)
+        section = path[: match.start()] if match else path.rstrip("/")
+        section = section.strip("/")
+        if section not in sections or (not match and not path.endswith("/")):
+            return None
+        return section, int(match.group(1)) if match else 1
+
+
+class ReplicaHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: ReplicaState) -> None:
+        if address[0] not in LOOPBACK:
+            raise ValueError("the replica listens on loopback only")
+        super().__init__(address, ReplicaHandler)
+        self.state = state
+        host, port = str(self.server_address[0]), int(self.server_address[1])
+        self.base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class ReplicaServer:
+    """A replica in a background thread: `with ReplicaServer(300) as site: site.url`."""
+
+    def __init__(
+        self,
+        articles: int,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        access_log: Path | None = None,
+        **catalogue: Any,
+    ) -> None:
+        self.state = ReplicaState(Catalogue(size=articles, **catalogue), access_log=access_log)
+        self.httpd = ReplicaHTTPServer((host, port), self.state)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return self.httpd.base_url
+
+    @property
+    def hits(self) -> Counter[str]:
+        return self.state.hits
+
+    def start(self) -> ReplicaServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="replica", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

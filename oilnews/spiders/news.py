@@ -1,0 +1,247 @@
+"""The `news` spider: routes requests, nothing else. Parsing lives in oilnews.pages."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, TypeGuard
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
+
+from oilnews.dates import parse_since
+from oilnews.items import ListingEntry
+from oilnews.pages.article import parse_article
+from oilnews.pages.feeds import parse_rss, parse_sitemap
+from oilnews.pages.listing import parse_listing
+from oilnews.pages.ticker import parse_ticker
+from oilnews.site import RSS_PATH, listing_path, sitemap_path
+from oilnews.stats import key, record_skip
+from oilnews.urls import is_article_url
+
+logger = logging.getLogger(__name__)
+
+# Link kinds on an article page that lead to more articles worth crawling.
+FOLLOW_KINDS = frozenset(
+    {
+        "related",
+        "popular",
+        "most_commented",
+        "previous",
+        "next",
+        "related_posts",
+        "more_top_reads",
+        "related_inline",
+        "body",
+    }
+)
+ARTICLE_PRIORITY = 10  # drain articles before opening more listing pages: a bounded queue
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _months(since: datetime, until: datetime) -> Iterator[tuple[int, int]]:
+    year, month = since.year, since.month
+    while (year, month) <= (until.year, until.month):
+        yield year, month
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+class NewsSpider(Spider):
+    name = "news"
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        polite = str(settings.get("OILNEWS_POLITE", "auto")).lower()
+        site = settings.get("OILNEWS_SITE_URL")
+        if polite == "false" or (polite == "auto" and _is_loopback(site)):
+            # A local replica: no reason to wait between requests. Command-line -s wins.
+            for name, value in (
+                ("DOWNLOAD_DELAY", 0),
+                ("AUTOTHROTTLE_ENABLED", False),
+                ("DOWNLOAD_DELAY_JITTER", 0),
+                ("CONCURRENT_REQUESTS", 32),
+                ("CONCURRENT_REQUESTS_PER_DOMAIN", 32),
+            ):
+                settings.set(name, value, priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider.configure(crawler.settings)
+        return spider
+
+    def configure(self, settings: BaseSettings) -> None:
+        """Spider arguments (`-a since=2024-01`, scrapyd's schedule.json) override settings."""
+
+        def option(name: str, setting: str) -> Any:
+            value = getattr(self, name, None)
+            return settings.get(setting) if value in (None, "") else value
+
+        self.site_url = str(option("site", "OILNEWS_SITE_URL")).rstrip("/")
+        sections = option("sections", "OILNEWS_SECTIONS")
+        self.sections = [
+            s.strip().strip("/")
+            for s in (sections.split(",") if isinstance(sections, str) else sections)
+            if s.strip()
+        ]
+        self.max_pages = int(option("max_pages", "OILNEWS_MAX_PAGES") or 0)
+        self.max_hops = int(option("max_hops", "OILNEWS_MAX_HOPS") or 0)
+        self.use_rss = str(option("rss", "OILNEWS_USE_RSS")).lower() not in ("0", "false", "no")
+        since = option("since", "OILNEWS_SINCE")
+        self.since = parse_since(since) if since else None
+        self._ticker_done = False
+
+    # -- requests ---------------------------------------------------------------------------
+    async def start(self) -> AsyncIterator[Request]:
+        for section in self.sections:
+            yield self._listing_request(self.site_url + listing_path(section), section, 1)
+        if self.use_rss:
+            yield Request(
+                self.site_url + RSS_PATH,
+                callback=self.parse_rss,
+                errback=self.on_error,
+                priority=ARTICLE_PRIORITY - 1,
+            )
+        if self.since is not None:
+            for year, month in _months(self.since, datetime.now(UTC)):
+                yield Request(
+                    self.site_url + sitemap_path(year, month),
+                    callback=self.parse_sitemap,
+                    errback=self.on_error,
+                )
+
+    def _listing_request(self, url: str, section: str, page: int) -> Request:
+        return Request(
+            url,
+            callback=self.parse_listing,
+            errback=self.on_error,
+            cb_kwargs={"section": section, "page": page},
+        )
+
+    def article_request(self, url: str, hops: int) -> Request | None:
+        if not is_article_url(url, self.site_url):
+            return None
+        return Request(
+            url,
+            callback=self.parse_article,
+            errback=self.on_error,
+            cb_kwargs={"hops": hops},
+            priority=ARTICLE_PRIORITY - hops,
+        )
+
+    def _entries(self, entries: list[ListingEntry]) -> Iterator[Request]:
+        for entry in entries:
+            if self.since is not None and entry.listed_at is not None and entry.listed_at < self.since:
+                continue
+            request = self.article_request(entry.url, hops=0)
+            if request is not None:
+                yield request
+
+    # -- callbacks --------------------------------------------------------------------------
+    def parse_listing(self, response: Response, section: str, page: int) -> Iterator[Any]:
+        if not self._is_html(response):
+            return
+        self.crawler.stats.inc_value(key("pages", "listing"))
+        listing = parse_listing(response)
+        if not listing.entries:
+            record_skip(self.crawler.stats, response.url, "empty_listing")
+        yield from self._ticker(response)
+        yield from self._entries(listing.entries)
+        dated = [e.listed_at for e in listing.entries if e.listed_at is not None]
+        older = self.since is not None and bool(dated) and max(dated) < self.since
+        at_limit = bool(self.max_pages) and page >= self.max_pages
+        if listing.next_url and not older and not at_limit:
+            yield self._listing_request(listing.next_url, section, page + 1)
+
+    def parse_rss(self, response: Response) -> Iterator[Any]:
+        self.crawler.stats.inc_value(key("pages", "feed"))
+        yield from self._entries(parse_rss(response))
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        self.crawler.stats.inc_value(key("pages", "feed"))
+        entries, nested = parse_sitemap(response)
+        if not entries and not nested:
+            record_skip(self.crawler.stats, response.url, "empty_sitemap")
+        yield from self._entries(entries)
+        for url in nested:
+            yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+
+    def parse_article(self, response: Response, hops: int) -> Iterator[Any]:
+        if not self._is_html(response):
+            return
+        self.crawler.stats.inc_value(key("pages", "article"))
+        try:
+            item = parse_article(response)
+        except Exception:
+            logger.exception("could not parse article %s", response.url)
+            self.crawler.stats.inc_value(key("pages", "parse_error"))
+            record_skip(self.crawler.stats, response.url, "parse_error")
+            return
+        yield item
+        if hops >= self.max_hops:
+            return
+        for link in item.links:
+            if link.kind in FOLLOW_KINDS:
+                request = self.article_request(link.url, hops + 1)
+                if request is not None:
+                    yield request
+
+    def _ticker(self, response: Response) -> Iterator[Any]:
+        if self._ticker_done:
+            return
+        quotes = parse_ticker(response, self._server_time(response))  # type: ignore[arg-type]
+        if quotes:
+            self._ticker_done = True
+            self.crawler.stats.inc_value(key("pages", "ticker"))
+            yield from quotes
+
+    @staticmethod
+    def _server_time(response: Response) -> datetime:
+        header = response.headers.get("Date")
+        if header:
+            try:
+                return parsedate_to_datetime(header.decode("latin-1")).astimezone(UTC)
+            except (TypeError, ValueError):
+                pass
+        return datetime.now(UTC)
+
+    def _is_html(self, response: Response) -> TypeGuard[TextResponse]:
+        if isinstance(response, TextResponse) and response.body.strip():
+            return True
+        reason = "empty_page" if not response.body.strip() else "not_html"
+        logger.warning("skipping %s: %s", response.url, reason.replace("_", " "))
+        record_skip(self.crawler.stats, response.url, reason)
+        return False
+
+    def on_error(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        if isinstance(failure.value, IgnoreRequest):
+            # robots.txt or the site scope said no; both already counted where they decided
+            self.crawler.stats.inc_value(key("ignored"))
+            return
+        reason = failure.type.__name__ if failure.type else "error"
+        http = getattr(failure.value, "response", None)
+        if http is not None:
+            reason = f"http_{http.status}"
+        logger.error("request failed: %s (%s)", url, reason)
+        self.crawler.stats.inc_value(key("request_failed", reason))
+        record_skip(self.crawler.stats, url, reason)

@@ -1,0 +1,371 @@
+"""Engine, migrations and batched writes. Every function here blocks: call it off the reactor."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from oilnews.storage.models import (
+    aliases_table,
+    articles_table,
+    links_table,
+    quotes_table,
+    runs_table,
+    utcnow,
+    versions_table,
+)
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+ARTICLE_FIELDS = (
+    "url",
+    "title",
+    "authors",
+    "source",
+    "published_at",
+    "modified_at",
+    "section",
+    "keywords",
+    "summary",
+    "body",
+    "image_url",
+    "is_premium",
+    "content_hash",
+)
+# Fields whose change makes a new version (the hash covers title and body; these too).
+VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
+_MIGRATION_LOCK_ID = 0x0111_4E45_5753  # PostgreSQL advisory lock key: one migrator at a time
+
+
+def mask_secrets(text: str) -> str:
+    """Password in any URL inside `text` replaced by ***, for logs and stored stats."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
+
+
+def normalize_database_url(url: str) -> str:
+    """Plain `postgresql://` means psycopg 3 here, the driver oilnews installs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def create_db_engine(url: str) -> Engine:
+    url = normalize_database_url(url)
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            # WAL lets readers (oilnews runs, health checks) work while a crawl writes.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent, safe with many workers)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors worth a reconnect and retry: the server went away, a lock timed out."""
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def with_retries(
+    engine: Engine,
+    work: Callable[[], T],
+    attempts: int,
+    backoff: float,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Run `work` (one transaction); on a transient error drop the pool and try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            logger.warning(
+                "database error (attempt %d/%d), reconnecting: %s",
+                attempt,
+                attempts,
+                mask_secrets(str(error.orig or error)).splitlines()[0],
+            )
+            if on_retry is not None:
+                on_retry(error)
+            engine.dispose()
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for database dialect {dialect!r}")
+
+
+@dataclass
+class BatchResult:
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    aliases: int = 0
+    links: int = 0
+    quotes: int = 0
+
+
+def _chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def write_batch(
+    conn: Connection,
+    articles: Sequence[dict[str, Any]],
+    quotes: Sequence[dict[str, Any]] = (),
+    aliases: Sequence[dict[str, str]] = (),
+) -> BatchResult:
+    """Upsert one batch inside the caller's transaction.
+
+    An article whose content hash changed keeps its previous fields in `article_versions`
+    and gets `version + 1`; an unchanged one only moves `last_seen_at`.
+    """
+    result = BatchResult()
+    now = utcnow()
+    table = articles_table
+    by_url = {a["url"]: a for a in articles}  # a URL twice in one batch: the last wins
+    if by_url:
+        existing = {
+            row.url: row
+            for chunk in _chunks(list(by_url), 500)
+            for row in conn.execute(select(table).where(table.c.url.in_(chunk)))
+        }
+        upserts: list[dict[str, Any]] = []
+        versions: list[dict[str, Any]] = []
+        for url, article in by_url.items():
+            old = existing.get(url)
+            row = {key: article.get(key) for key in ARTICLE_FIELDS}
+            if old is None:
+                result.new.append(url)
+                upserts.append({**row, "version": 1, "first_seen_at": now, "last_seen_at": now})
+            elif old.content_hash != article["content_hash"]:
+                result.updated.append(url)
+                upserts.append(
+                    {
+                        **row,
+                        "version": old.version + 1,
+                        "first_seen_at": old.first_seen_at,
+                        "last_seen_at": now,
+                    }
+                )
+                versions.append(
+                    {
+                        "article_id": old.id,
+                        "version": old.version,
+                        "content_hash": old.content_hash,
+                        "seen_at": old.last_seen_at,
+                        "fields": {k: _jsonable(getattr(old, k)) for k in VERSIONED_FIELDS},
+                    }
+                )
+            else:
+                result.unchanged.append(url)
+        if upserts:
+            stmt = _insert(conn, table)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["url"],
+                set_={k: stmt.excluded[k] for k in (*ARTICLE_FIELDS[1:], "version", "last_seen_at")},
+            )
+            conn.execute(stmt, upserts)
+        if versions:
+            vstmt = _insert(conn, versions_table).on_conflict_do_nothing()
+            conn.execute(vstmt, versions)
+        if result.unchanged:
+            for chunk in _chunks(result.unchanged, 500):
+                conn.execute(update(table).where(table.c.url.in_(chunk)).values(last_seen_at=now))
+
+        ids = {
+            row.url: row.id
+            for chunk in _chunks(list(by_url), 500)
+            for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
+        }
+        result.links = _write_links(conn, by_url, ids)
+    if aliases:
+        result.aliases = _write_aliases(conn, aliases, now)
+    if quotes:
+        qstmt = _insert(conn, quotes_table).on_conflict_do_nothing(index_elements=["blend_id", "observed_at"])
+        rows = [{**q, "fetched_at": now} for q in quotes]
+        result.quotes = conn.execute(qstmt, rows).rowcount or 0
+    return result
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: datetime) -> int:
+    """Record alias URLs against their article; the article was written first (an earlier
+    batch, or this one), so an alias with no article means its write failed: skipped."""
+    table = articles_table
+    targets = list({a["url"] for a in aliases})
+    ids = {
+        row.url: row.id
+        for chunk in _chunks(targets, 500)
+        for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
+    }
+    rows = [
+        {"article_id": ids[a["url"]], "url": a["alias"], "first_seen_at": now}
+        for a in aliases
+        if a["url"] in ids and a["alias"] != a["url"]
+    ]
+    if rows:
+        stmt = _insert(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
+        conn.execute(stmt, rows)
+    return len(rows)
+
+
+def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int]) -> int:
+    """The links of a page as last seen: sidebars rotate, so replace rather than accumulate."""
+    table = links_table
+    article_ids = [ids[url] for url, a in by_url.items() if a.get("links") is not None]
+    for chunk in _chunks(article_ids, 500):
+        conn.execute(delete(table).where(table.c.article_id.in_(chunk)))
+    rows = [
+        {
+            "article_id": ids[url],
+            "target_url": link["url"],
+            "kind": link["kind"],
+            "anchor_text": link.get("title") or "",
+        }
+        for url, article in by_url.items()
+        for link in article.get("links") or ()
+    ]
+    for rows_chunk in _chunks(rows, 2000):
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows_chunk))
+    return len(rows)
+
+
+def known_articles(conn: Connection) -> Iterable[tuple[str, str, datetime | None, str | None]]:
+    """(url, content_hash, published_at, alias_of) of every stored article and alias."""
+    a, al = articles_table, aliases_table
+    for url, digest, published in conn.execute(select(a.c.url, a.c.content_hash, a.c.published_at)):
+        yield url, digest, published, None
+    yield from conn.execute(
+        select(al.c.url, a.c.content_hash, a.c.published_at, a.c.url).join(a, a.c.id == al.c.article_id)
+    ).tuples()
+
+
+def start_run(conn: Connection, spider: str, site_url: str) -> int:
+    result = conn.execute(
+        _insert(conn, runs_table)
+        .values(
+            spider=spider,
+            site_url=site_url,
+            started_at=utcnow(),
+            status="running",
+            counts={},
+            health={},
+            stats={},
+        )
+        .returning(runs_table.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+
+
+class Database:
+    """One engine per crawl, shared by the pipelines and extensions that need it.
+
+    `run()` is the only way components touch the database: the blocking work goes to a
+    thread, inside one transaction, retried with a fresh connection on transient errors.
+    """
+
+    def __init__(self, url: str, retries: int = 5, backoff: float = 0.5, auto_migrate: bool = True) -> None:
+        self.url = url
+        self.retries = max(1, retries)
+        self.backoff = backoff
+        self.auto_migrate = auto_migrate
+        self._engine: Engine | None = None
+        self.on_retry: Callable[[BaseException], None] | None = None
+
+    @classmethod
+    def for_crawler(cls, crawler: Any) -> Database:
+        database: Database | None = getattr(crawler, "_oilnews_database", None)
+        if database is None:
+            settings = crawler.settings
+            database = cls(
+                settings.get("OILNEWS_DATABASE_URL"),
+                retries=settings.getint("OILNEWS_DB_RETRIES"),
+                backoff=settings.getfloat("OILNEWS_DB_RETRY_BACKOFF"),
+                auto_migrate=settings.getbool("OILNEWS_DB_AUTO_MIGRATE"),
+            )
+            crawler._oilnews_database = database
+        return database
+
+    @property
+    def safe_url(self) -> str:
+        return mask_secrets(self.url)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = create_db_engine(self.url)
+            if self.auto_migrate:
+                with_retries(self._engine, lambda: migrate(self.engine), self.retries, self.backoff)
+        return self._engine
+
+    def transaction(self, work: Callable[[Connection], T]) -> T:
+        def attempt() -> T:
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        return with_retries(self.engine, attempt, self.retries, self.backoff, self.on_retry)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        import asyncio
+
+        return await asyncio.to_thread(self.transaction, work)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None

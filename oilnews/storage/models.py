@@ -1,0 +1,157 @@
+"""SQLAlchemy 2 typed ORM models. The Alembic migrations in ./migrations create them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite, which stores no offset."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: oilnews stores aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a real bigint.
+BigID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    source: Mapped[str | None] = mapped_column(String(255))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    section: Mapped[str | None] = mapped_column(String(255), index=True)
+    keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    summary: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    body: Mapped[str] = mapped_column(Text)
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    is_premium: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArticleAlias(Base):
+    """Another URL under which the same content was found (same content hash)."""
+
+    __tablename__ = "article_aliases"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArticleVersion(Base):
+    """A previous content version of an article, kept when a refresh finds it changed."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ArticleLinkRow(Base):
+    __tablename__ = "article_links"
+    __table_args__ = (UniqueConstraint("article_id", "target_url", "kind"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    target_url: Mapped[str] = mapped_column(String(2048), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    anchor_text: Mapped[str] = mapped_column(Text, default="")
+
+
+class PriceQuote(Base):
+    __tablename__ = "price_quotes"
+    __table_args__ = (UniqueConstraint("blend_id", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    blend_id: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(255))
+    price: Mapped[float] = mapped_column(Float)
+    change: Mapped[float | None] = mapped_column(Float)
+    change_percent: Mapped[float | None] = mapped_column(Float)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(32), default="ticker")
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    spider: Mapped[str] = mapped_column(String(64))
+    site_url: Mapped[str] = mapped_column(String(2048))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(32), default="running")
+    finish_reason: Mapped[str | None] = mapped_column(String(64))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    health: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+Index("ix_crawl_runs_started_at", CrawlRun.started_at)
+
+# Core Table objects for bulk statements (the ORM classes type __table__ as a FromClause).
+articles_table = cast(Table, Article.__table__)
+aliases_table = cast(Table, ArticleAlias.__table__)
+versions_table = cast(Table, ArticleVersion.__table__)
+links_table = cast(Table, ArticleLinkRow.__table__)
+quotes_table = cast(Table, PriceQuote.__table__)
+runs_table = cast(Table, CrawlRun.__table__)

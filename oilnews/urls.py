@@ -1,0 +1,89 @@
+"""URL canonicalisation and the site boundary.
+
+The canonical URL is the identity of an article: the same page reached with tracking
+parameters, a fragment, an AMP suffix, `www.` or plain http must map to one key.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from oilnews.site import REAL_SITE_HOSTS, is_article_path
+
+TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga", "ref"}
+)
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "oly_")
+HTTP_SCHEMES = frozenset({"http", "https"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str, base: str | None = None) -> str | None:
+    """Canonical form of an http(s) URL, or None for anything that is not one.
+
+    https for the real site (it serves nothing over http), lower-case host without
+    `www.` there, no default port, no fragment, no tracking parameters, remaining
+    parameters sorted, `.amp.html` folded into `.html`.
+    """
+    if base is not None:
+        url = urljoin(base, url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in HTTP_SCHEMES or not parts.hostname:
+        return None
+    host = parts.hostname.lower().rstrip(".")
+    if host in REAL_SITE_HOSTS:
+        scheme, host = "https", "oilprice.com"
+        port = None
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port in (None, DEFAULT_PORTS[scheme]) else f"{host}:{port}"
+    path = parts.path or "/"
+    while "//" in path:
+        path = path.replace("//", "/")
+    if path.endswith(".amp.html"):
+        path = path[: -len(".amp.html")] + ".html"
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
+    )
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the default port filled in; None if not http(s)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in HTTP_SCHEMES or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme]
+
+
+def same_origin(url: str, site_url: str) -> bool:
+    """True when `url` is on the configured site: same scheme, host and port.
+
+    The real site's `www.` host and http links count as the site, since the crawler
+    canonicalises them to https://oilprice.com before requesting.
+    """
+    mine, theirs = origin(url), origin(site_url)
+    if mine is None or theirs is None:
+        return False
+    if mine[1] in REAL_SITE_HOSTS and theirs[1] in REAL_SITE_HOSTS:
+        return True
+    return mine == theirs
+
+
+def is_article_url(url: str, site_url: str) -> bool:
+    return same_origin(url, site_url) and is_article_path(urlsplit(url).path)
