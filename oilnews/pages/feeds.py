@@ -16,9 +16,8 @@ def parse_rss(response: Response) -> list[ListingEntry]:
     selector = response.selector  # type: ignore[attr-defined]
     selector.remove_namespaces()
     for item in selector.xpath("//item"):
-        url = canonical_url(
-            item.xpath("link/text()").get() or item.xpath("guid/text()").get() or "", response.url
-        )
+        link = (item.xpath("link/text()").get() or "").strip()
+        url = canonical_url(link, response.url) if link else None
         if url:
             entries.append(
                 ListingEntry(
@@ -39,7 +38,8 @@ def parse_sitemap(response: Response) -> tuple[list[ListingEntry], list[str]]:
     entries: list[ListingEntry] = []
     nested: list[str] = []
     for entry in sitemap:
-        url = canonical_url(entry.get("loc", ""), response.url)
+        loc = (entry.get("loc") or "").strip()
+        url = canonical_url(loc, response.url) if loc else None
         if not url:
             continue
         if sitemap.type == "sitemapindex":

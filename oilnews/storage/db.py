@@ -286,9 +286,9 @@ def known_articles(conn: Connection) -> Iterable[tuple[str, str, datetime | None
     a, al = articles_table, aliases_table
     for url, digest, published in conn.execute(select(a.c.url, a.c.content_hash, a.c.published_at)):
         yield url, digest, published, None
-    yield from conn.execute(
-        select(al.c.url, a.c.content_hash, a.c.published_at, a.c.url).join(a, a.c.id == al.c.article_id)
-    ).tuples()
+    aliases = select(al.c.url, a.c.content_hash, a.c.published_at, a.c.url).join(a, a.c.id == al.c.article_id)
+    for alias, digest, published, article_url in conn.execute(aliases):
+        yield alias, digest, published, article_url
 
 
 def start_run(conn: Connection, spider: str, site_url: str) -> int:

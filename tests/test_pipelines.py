@@ -1,0 +1,190 @@
+"""Pipelines as components, built from a crawler (Scrapy's own test style), on real databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.exceptions import DropItem
+from scrapy.utils.misc import build_from_crawler
+
+from oilnews.items import ArticleItem, ArticleLink, PriceQuoteItem
+from oilnews.pipelines import AliasItem, CleanPipeline, DedupePipeline, StorePipeline, ValidatePipeline
+from tests.conftest import make_crawler, query
+
+PUBLISHED = datetime(2025, 8, 1, 7, 15, tzinfo=UTC)
+
+
+def article(url: str = "https://oilprice.com/Energy/Coal/A.html", body: str = "One.\n\nTwo.", **fields: Any) -> ArticleItem:
+    defaults: dict[str, Any] = {"title": "A title", "authors": ["Irina Slav"], "published_at": PUBLISHED,
+                                "section": "Energy/Coal"}
+    defaults.update(fields)
+    return ArticleItem(url=url, body=body, **defaults)
+
+
+def test_clean_pipeline_normalises_everything() -> None:
+    crawler = make_crawler()
+    pipeline = build_from_crawler(CleanPipeline, crawler)
+    item = article(
+        url="http://www.oilprice.com/Energy/Coal/A.amp.html?utm_source=x#top",
+        title="  Africa\u00e2\u20ac\u2122s\u00a0gas ",
+        body="First &amp; foremost.\n\n\n\nMore Top Reads From Oilprice.com\n\nRelated: other\n\n Last.  ",
+        authors=["Irina Slav", " Irina  Slav "],
+        published_at=datetime(2025, 8, 1, 2, 15),  # naive: the site's local time
+        links=[ArticleLink(url="https://oilprice.com/Energy/Coal/B.html?utm_medium=y", kind="related"),
+               ArticleLink(url="https://oilprice.com/Energy/Coal/B.html", kind="related")],
+    )
+    pipeline.process_item(item)
+    assert item.url == "https://oilprice.com/Energy/Coal/A.html"
+    assert item.title == "Africa\u2019s gas"
+    assert item.body == "First & foremost.\n\nLast."
+    assert item.authors == ["Irina Slav"]
+    assert item.published_at == PUBLISHED
+    assert [link.url for link in item.links] == ["https://oilprice.com/Energy/Coal/B.html"]
+    assert item.content_hash and len(item.content_hash) == 64
+    assert crawler.stats.get_value("oilnews/clean/articles") == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"title": ""}, "missing_title"),
+        ({"body": ""}, "missing_body"),
+        ({"published_at": None}, "missing_published_at"),
+    ],
+)
+def test_validate_drops_with_reason(fields: dict[str, Any], reason: str) -> None:
+    crawler = make_crawler()
+    pipeline = build_from_crawler(ValidatePipeline, crawler)
+    with pytest.raises(DropItem):
+        pipeline.process_item(article(**fields))
+    assert crawler.stats.get_value(f"oilnews/dropped/{reason}") == 1
+    assert crawler.stats.get_value("oilnews/skipped_urls") == [{"url": "https://oilprice.com/Energy/Coal/A.html", "reason": reason}]
+    assert pipeline.process_item(article()) is not None
+    assert crawler.stats.get_value("oilnews/valid/articles") == 1
+
+
+def _through(crawler: Any, *items: Any) -> list[Any]:
+    clean = build_from_crawler(CleanPipeline, crawler)
+    dedupe = build_from_crawler(DedupePipeline, crawler)
+    out: list[Any] = []
+    asyncio.run(dedupe.open_spider())
+    for item in items:
+        try:
+            out.append(dedupe.process_item(clean.process_item(item)))
+        except DropItem:
+            out.append(None)
+    return out
+
+
+def test_dedupe_within_run(sqlite_url: str) -> None:
+    crawler = make_crawler(OILNEWS_DATABASE_URL=sqlite_url)
+    first, again, twin, other = _through(
+        crawler,
+        article(),
+        article(),
+        article(url="https://oilprice.com/Company-News/A-Company-Update.html"),
+        article(url="https://oilprice.com/Energy/Coal/C.html", body="Different."),
+    )
+    assert isinstance(first, ArticleItem) and isinstance(other, ArticleItem)
+    assert again is None
+    assert twin == AliasItem(url="https://oilprice.com/Energy/Coal/A.html", alias="https://oilprice.com/Company-News/A-Company-Update.html")
+    assert crawler.stats.get_value("oilnews/dedupe/url_duplicate") == 1
+    assert crawler.stats.get_value("oilnews/dedupe/content_duplicate") == 1
+
+
+def _store(crawler: Any, *items: Any) -> None:
+    async def run() -> None:
+        store = build_from_crawler(StorePipeline, crawler)
+        await store.open_spider()
+        for item in items:
+            await store.process_item(item)
+        await store.close_spider()
+        store.database.close()
+
+    asyncio.run(run())
+
+
+def _cleaned(*items: ArticleItem) -> list[ArticleItem]:
+    clean = build_from_crawler(CleanPipeline, make_crawler())
+    return [clean.process_item(i) for i in items]
+
+
+def test_store_batches_upserts_versions_aliases(database_url: str, tmp_path: Path) -> None:
+    settings = {"OILNEWS_DATABASE_URL": database_url, "OILNEWS_DB_BATCH_SIZE": 2, "OILNEWS_SPOOL_DIR": str(tmp_path)}
+    a, b = _cleaned(article(links=[ArticleLink("https://oilprice.com/Energy/Coal/B.html", "related", "B")]),
+                    article(url="https://oilprice.com/Energy/Coal/B.html", body="Other."))
+    quote = PriceQuoteItem(blend_id=45, name="WTI Crude", price=63.97, change=0.09, change_percent=0.14, observed_at=PUBLISHED)
+    crawler = make_crawler(**settings)
+    _store(crawler, a, b, quote, quote, AliasItem(url=a.url, alias="https://oilprice.com/Company-News/A.html"))
+    stats = crawler.stats
+    assert stats.get_value("oilnews/store/articles_new") == 2
+    assert stats.get_value("oilnews/store/batches") == 3  # 2 + 2 + 1 items
+    assert query(database_url, "select count(*) from price_quotes")[0][0] == 1  # same blend + instant once
+
+    # Across runs: the unchanged article only moves last_seen_at, the edited one gets version 2.
+    (edited,) = _cleaned(article(url=b.url, body="Other, revised."))
+    (same,) = _cleaned(article(links=[ArticleLink("https://oilprice.com/Energy/Coal/B.html", "related", "B")]))
+    crawler = make_crawler(**settings)
+    _store(crawler, same, edited)
+    assert crawler.stats.get_value("oilnews/store/articles_unchanged") == 1
+    assert crawler.stats.get_value("oilnews/store/articles_updated") == 1
+
+    rows = query(database_url, "select url, version, body, published_at, first_seen_at, last_seen_at from articles order by url")
+    assert [(r.url, r.version, r.body) for r in rows] == [
+        (a.url, 1, "One.\n\nTwo."), (b.url, 2, "Other, revised.")]
+    versions = query(database_url, "select version, content_hash from article_versions")
+    assert [(v.version, v.content_hash) for v in versions] == [(1, b.content_hash)]
+    assert query(database_url, "select url from article_aliases")[0][0] == "https://oilprice.com/Company-News/A.html"
+    links = query(database_url, "select target_url, kind, anchor_text from article_links")
+    assert [tuple(r) for r in links] == [("https://oilprice.com/Energy/Coal/B.html", "related", "B")]
+
+
+def test_store_timestamps_are_utc_aware(database_url: str) -> None:
+    from oilnews.storage.db import Database
+    from oilnews.storage.models import Article
+
+    (item,) = _cleaned(article())
+    _store(make_crawler(OILNEWS_DATABASE_URL=database_url), item)
+    database = Database(database_url)
+    from sqlalchemy import select
+
+    row = database.transaction(lambda conn: conn.execute(select(Article.__table__)).one())
+    database.close()
+    assert row.published_at == PUBLISHED and row.published_at.tzinfo is not None
+    assert row.first_seen_at.utcoffset().total_seconds() == 0
+
+
+def test_failed_batch_is_spooled_then_replayed(database_url: str, tmp_path: Path) -> None:
+    """A batch the database refuses is kept in the spool, counted, and written by the next run."""
+    from sqlalchemy import text
+
+    spool = tmp_path / "spool"
+    settings = {"OILNEWS_DATABASE_URL": database_url, "OILNEWS_SPOOL_DIR": str(spool), "OILNEWS_DB_RETRIES": 2,
+                "OILNEWS_DB_RETRY_BACKOFF": 0.01}
+    crawler = make_crawler(**settings)
+    (item,) = _cleaned(article())
+
+    async def run_with_table_gone() -> None:
+        store = build_from_crawler(StorePipeline, crawler)
+        await store.open_spider()
+        store.database.transaction(lambda conn: conn.execute(text("ALTER TABLE articles RENAME TO articles_away")))
+        await store.process_item(item)
+        await store.close_spider()
+        store.database.transaction(lambda conn: conn.execute(text("ALTER TABLE articles_away RENAME TO articles")))
+        store.database.close()
+
+    asyncio.run(run_with_table_gone())
+    assert crawler.stats.get_value("oilnews/store/spooled_items") == 1
+    assert crawler.stats.get_value("oilnews/errors/database") == 1
+    assert query(database_url, "select count(*) from articles")[0][0] == 0
+    assert len(list(spool.glob("batch-*.jsonl"))) == 1
+
+    crawler = make_crawler(**settings)
+    _store(crawler)
+    assert crawler.stats.get_value("oilnews/store/replayed_items") == 1
+    assert [r.url for r in query(database_url, "select url from articles")] == [item.url]
+    assert not list(spool.iterdir())
