@@ -55,8 +55,10 @@ def sqlite_url(tmp_path: Path) -> str:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database per test, dropped afterwards."""
     try:
-        admin = create_engine(POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-                              isolation_level="AUTOCOMMIT")
+        admin = create_engine(
+            POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+            isolation_level="AUTOCOMMIT",
+        )
         with admin.connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as error:
@@ -86,17 +88,26 @@ def replica() -> Iterator[ReplicaServer]:
         yield server
 
 
-def run_oilnews(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
-                cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_oilnews(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """The real command line, in a fresh process (a Twisted reactor runs once per process)."""
     # The caller states site and database; a developer's own environment must not leak in.
     full_env = {k: v for k, v in os.environ.items() if k not in ("OILNEWS_DATABASE_URL", "OILNEWS_SITE_URL")}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "oilnews.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=full_env, cwd=cwd or ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "oilnews.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd or ROOT,
+    )
 
 
-def crawl(site: str, db: str, *extra: str, tmp: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
+def crawl(
+    site: str, db: str, *extra: str, tmp: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
     spool = ["-s", f"OILNEWS_SPOOL_DIR={tmp / 'spool'}"] if tmp else []
     return run_oilnews("crawl", "--site", site, "--db", db, "--quiet", *spool, *extra, env=env or None)
 

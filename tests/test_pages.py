@@ -18,9 +18,24 @@ from tests.conftest import FIXTURES, SHARED, html_response, shared_page
 
 EXPECTED = sorted((FIXTURES / "expected").glob("*.json"))
 # Strings that are site furniture: none may survive into a stored body.
-BOILERPLATE = ("More Top Reads", "More Company News", "for Oilprice.com", "Oilprice.com", "OilPrice.com",
-               "Download The Free Oilprice App", "Back to homepage", "ADVERTISEMENT", "Related:",
-               "freestar", "Leave a comment", "EXXON", "Trading Vol", "\u00e2\u20ac", "&nbsp;", "&rsquo;")
+BOILERPLATE = (
+    "More Top Reads",
+    "More Company News",
+    "for Oilprice.com",
+    "Oilprice.com",
+    "OilPrice.com",
+    "Download The Free Oilprice App",
+    "Back to homepage",
+    "ADVERTISEMENT",
+    "Related:",
+    "freestar",
+    "Leave a comment",
+    "EXXON",
+    "Trading Vol",
+    "\u00e2\u20ac",
+    "&nbsp;",
+    "&rsquo;",
+)
 
 
 @pytest.mark.parametrize("expected_file", EXPECTED, ids=lambda p: p.stem)
@@ -55,17 +70,25 @@ def test_real_article_pages(expected_file: Path) -> None:
 @pytest.mark.parametrize(
     ("page", "url", "next_url"),
     [
-        ("listing__World-News__Page-1.html", "https://oilprice.com/Latest-Energy-News/World-News/",
-         "https://oilprice.com/Latest-Energy-News/World-News/Page-2.html"),
-        ("listing__World-News__Page-2.html", "https://oilprice.com/Latest-Energy-News/World-News/Page-2.html",
-         "https://oilprice.com/Latest-Energy-News/World-News/Page-3.html"),
+        (
+            "listing__World-News__Page-1.html",
+            "https://oilprice.com/Latest-Energy-News/World-News/",
+            "https://oilprice.com/Latest-Energy-News/World-News/Page-2.html",
+        ),
+        (
+            "listing__World-News__Page-2.html",
+            "https://oilprice.com/Latest-Energy-News/World-News/Page-2.html",
+            "https://oilprice.com/Latest-Energy-News/World-News/Page-3.html",
+        ),
     ],
 )
 def test_real_listing_pages(page: str, url: str, next_url: str) -> None:
     listing = parse_listing(html_response(shared_page(page), url))
     assert len(listing.entries) == 20
     assert len({e.url for e in listing.entries}) == 20
-    assert all(e.url.startswith("https://oilprice.com/Latest-Energy-News/World-News/") for e in listing.entries)
+    assert all(
+        e.url.startswith("https://oilprice.com/Latest-Energy-News/World-News/") for e in listing.entries
+    )
     assert all(e.title and e.author and e.listed_at for e in listing.entries)
     assert listing.next_url == next_url
     assert listing.total_pages == 1194
@@ -74,7 +97,10 @@ def test_real_listing_pages(page: str, url: str, next_url: str) -> None:
 def test_listing_page_two_first_entry() -> None:
     url = "https://oilprice.com/Latest-Energy-News/World-News/Page-2.html"
     first = parse_listing(html_response(shared_page("listing__World-News__Page-2.html"), url)).entries[0]
-    assert first.url == "https://oilprice.com/Latest-Energy-News/World-News/Lower-Oil-Prices-Impact-Indias-Largest-Oil-Company.html"
+    assert (
+        first.url
+        == "https://oilprice.com/Latest-Energy-News/World-News/Lower-Oil-Prices-Impact-Indias-Largest-Oil-Company.html"
+    )
     assert first.title == "Lower Oil Prices Impact India's Largest Oil Company"
     assert first.author == "Tsvetana Paraskova"
     assert first.listed_at == datetime(2025, 8, 13, 12, 43, tzinfo=UTC)  # 07:43 CDT
@@ -82,7 +108,9 @@ def test_listing_page_two_first_entry() -> None:
 
 def test_real_ticker_one_quote_per_blend() -> None:
     page = shared_page("listing__World-News__Page-2.html")
-    quotes = parse_ticker(html_response(page, "https://oilprice.com/"), datetime(2025, 8, 13, 12, 0, tzinfo=UTC))
+    quotes = parse_ticker(
+        html_response(page, "https://oilprice.com/"), datetime(2025, 8, 13, 12, 0, tzinfo=UTC)
+    )
     by_id = {q.blend_id: q for q in quotes}
     assert len(quotes) == len(by_id) == 32
     wti = by_id[45]
@@ -101,7 +129,9 @@ def test_premium_fixture_against_reader_text() -> None:
     """The premium page: key points, outlet byline, byline date, no furniture in the body."""
     url = "https://oilprice.com/Geopolitics/International/Kazakhstan-On-Edge-As-Russians-Scramble-To-Avoid-Putins-Mobilization.html"
     item = clean_article(parse_article(html_response(FIXTURES / "premium_article.html", url)))
-    assert item.title == "Kazakhstan On Edge As Russians Scramble To Avoid Putin\u2019s \u201cMobilization\u201d"
+    assert (
+        item.title == "Kazakhstan On Edge As Russians Scramble To Avoid Putin\u2019s \u201cMobilization\u201d"
+    )
     assert item.is_premium
     assert (item.authors, item.source) == (["Eurasianet.org"], "Eurasianet.org")
     assert item.published_at == datetime(2022, 9, 27, 22, 0, tzinfo=UTC)  # 5:00 PM CDT, from the byline
@@ -114,9 +144,15 @@ def test_premium_fixture_against_reader_text() -> None:
     for furniture in BOILERPLATE:
         assert furniture not in item.body, furniture
     kinds = {(link.kind, link.url) for link in item.links}
-    assert ("related_inline", "https://oilprice.com/Energy/Crude-Oil/The-US-Does-Not-Plan-To-Refill-Its-SPR-With-Sub-80-Oil.html") in kinds
+    assert (
+        "related_inline",
+        "https://oilprice.com/Energy/Crude-Oil/The-US-Does-Not-Plan-To-Refill-Its-SPR-With-Sub-80-Oil.html",
+    ) in kinds
     # the tracking parameter on the sidebar link is gone
-    assert ("related", "https://oilprice.com/Geopolitics/International/Azerbaijan-Feels-the-Heat-as-US-House-Considers-Sanctions.html") in kinds
+    assert (
+        "related",
+        "https://oilprice.com/Geopolitics/International/Azerbaijan-Feels-the-Heat-as-US-House-Considers-Sanctions.html",
+    ) in kinds
 
     seed = SHARED / "seed-page-text.txt"
     if seed.is_file():
@@ -128,23 +164,35 @@ def test_premium_fixture_against_reader_text() -> None:
 @pytest.mark.parametrize(
     ("html", "expected_title", "expected_body"),
     [
-        (b"<html><body><div class='singleArticle__content'><h1>T</h1><div id='news-content'><p>One<p>Two</div>", "T", "One\n\nTwo"),
+        (
+            b"<html><body><div class='singleArticle__content'><h1>T</h1><div id='news-content'><p>One<p>Two</div>",
+            "T",
+            "One\n\nTwo",
+        ),
         (b"\x00\xff\xfe garbage <<<>>>", "", ""),
         (b"", "", ""),
-        (b"<html><body><div id='article-content'><p>Text<script>alert(1)</script><style>p{}</style>"
-         b"<iframe src='x'>frame</iframe></p><p><noscript>no</noscript>More</p></div>", "", "Text\n\nMore"),
+        (
+            b"<html><body><div id='article-content'><p>Text<script>alert(1)</script><style>p{}</style>"
+            b"<iframe src='x'>frame</iframe></p><p><noscript>no</noscript>More</p></div>",
+            "",
+            "Text\n\nMore",
+        ),
     ],
 )
 def test_hostile_html_never_raises(html: bytes, expected_title: str, expected_body: str) -> None:
-    item = clean_article(parse_article(HtmlResponse(url="https://oilprice.com/Energy/Coal/A.html", body=html)))
+    item = clean_article(
+        parse_article(HtmlResponse(url="https://oilprice.com/Energy/Coal/A.html", body=html))
+    )
     assert item.title == expected_title
     assert item.body == expected_body
 
 
 def test_broken_json_ld_falls_back_to_byline() -> None:
-    html = (b'<script type="application/ld+json">{"@type": "NewsArticle", broken</script>'
-            b'<div class="singleArticle__content"><h1>T</h1><span class="article_byline">By <a href="/c/x">A B</a>'
-            b" - Jan 10, 2025, 1:05 PM CST</span><div id='news-content'><p>Body.</p></div></div>")
+    html = (
+        b'<script type="application/ld+json">{"@type": "NewsArticle", broken</script>'
+        b'<div class="singleArticle__content"><h1>T</h1><span class="article_byline">By <a href="/c/x">A B</a>'
+        b" - Jan 10, 2025, 1:05 PM CST</span><div id='news-content'><p>Body.</p></div></div>"
+    )
     item = parse_article(HtmlResponse(url="https://oilprice.com/Energy/Coal/A.html", body=html))
     assert item.authors == ["A B"]
     assert item.published_at == datetime(2025, 1, 10, 19, 5, tzinfo=UTC)
@@ -157,23 +205,36 @@ def test_foreign_canonical_is_not_trusted() -> None:
 
 
 def test_rss_and_sitemaps() -> None:
-    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>A &amp; B</title>'
-           b"<link>https://oilprice.com/Energy/Coal/A.html?utm_source=rss</link>"
-           b"<pubDate>Fri, 01 Aug 2025 07:15:00 +0000</pubDate></item></channel></rss>")
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>A &amp; B</title>'
+        b"<link>https://oilprice.com/Energy/Coal/A.html?utm_source=rss</link>"
+        b"<pubDate>Fri, 01 Aug 2025 07:15:00 +0000</pubDate></item></channel></rss>"
+    )
     entries = parse_rss(TextResponse(url="https://oilprice.com/rss/main", body=rss, encoding="utf-8"))
     assert [(e.url, e.title, e.listed_at) for e in entries] == [
-        ("https://oilprice.com/Energy/Coal/A.html", "A & B", datetime(2025, 8, 1, 7, 15, tzinfo=UTC))]
+        ("https://oilprice.com/Energy/Coal/A.html", "A & B", datetime(2025, 8, 1, 7, 15, tzinfo=UTC))
+    ]
 
-    urlset = (b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-              b"<url><loc>https://oilprice.com/Energy/Coal/A.html</loc><lastmod>2025-08-01T02:15:00-05:00</lastmod></url></urlset>")
-    found, nested = parse_sitemap(XmlResponse(url="https://oilprice.com/sitemap_articles_2025_8.xml", body=urlset))
-    assert [(e.url, e.listed_at) for e in found] == [("https://oilprice.com/Energy/Coal/A.html", datetime(2025, 8, 1, 7, 15, tzinfo=UTC))]
+    urlset = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>https://oilprice.com/Energy/Coal/A.html</loc><lastmod>2025-08-01T02:15:00-05:00</lastmod></url></urlset>"
+    )
+    found, nested = parse_sitemap(
+        XmlResponse(url="https://oilprice.com/sitemap_articles_2025_8.xml", body=urlset)
+    )
+    assert [(e.url, e.listed_at) for e in found] == [
+        ("https://oilprice.com/Energy/Coal/A.html", datetime(2025, 8, 1, 7, 15, tzinfo=UTC))
+    ]
     assert nested == []
 
-    index = (b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-             b"<sitemap><loc>https://oilprice.com/sitemap_articles_2025_8.xml</loc></sitemap></sitemapindex>")
+    index = (
+        b'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<sitemap><loc>https://oilprice.com/sitemap_articles_2025_8.xml</loc></sitemap></sitemapindex>"
+    )
     assert parse_sitemap(XmlResponse(url="https://oilprice.com/sitemap_index.xml", body=index)) == (
-        [], ["https://oilprice.com/sitemap_articles_2025_8.xml"])
+        [],
+        ["https://oilprice.com/sitemap_articles_2025_8.xml"],
+    )
     # an XML bomb's entities are not expanded, garbage is no crash
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><urlset><url><loc>&b;</loc></url></urlset>'
     assert parse_sitemap(XmlResponse(url="https://oilprice.com/s.xml", body=bomb))[0] == []

@@ -18,9 +18,15 @@ from tests.conftest import make_crawler, query
 PUBLISHED = datetime(2025, 8, 1, 7, 15, tzinfo=UTC)
 
 
-def article(url: str = "https://oilprice.com/Energy/Coal/A.html", body: str = "One.\n\nTwo.", **fields: Any) -> ArticleItem:
-    defaults: dict[str, Any] = {"title": "A title", "authors": ["Irina Slav"], "published_at": PUBLISHED,
-                                "section": "Energy/Coal"}
+def article(
+    url: str = "https://oilprice.com/Energy/Coal/A.html", body: str = "One.\n\nTwo.", **fields: Any
+) -> ArticleItem:
+    defaults: dict[str, Any] = {
+        "title": "A title",
+        "authors": ["Irina Slav"],
+        "published_at": PUBLISHED,
+        "section": "Energy/Coal",
+    }
     defaults.update(fields)
     return ArticleItem(url=url, body=body, **defaults)
 
@@ -34,8 +40,10 @@ def test_clean_pipeline_normalises_everything() -> None:
         body="First &amp; foremost.\n\n\n\nMore Top Reads From Oilprice.com\n\nRelated: other\n\n Last.  ",
         authors=["Irina Slav", " Irina  Slav "],
         published_at=datetime(2025, 8, 1, 2, 15),  # naive: the site's local time
-        links=[ArticleLink(url="https://oilprice.com/Energy/Coal/B.html?utm_medium=y", kind="related"),
-               ArticleLink(url="https://oilprice.com/Energy/Coal/B.html", kind="related")],
+        links=[
+            ArticleLink(url="https://oilprice.com/Energy/Coal/B.html?utm_medium=y", kind="related"),
+            ArticleLink(url="https://oilprice.com/Energy/Coal/B.html", kind="related"),
+        ],
     )
     pipeline.process_item(item)
     assert item.url == "https://oilprice.com/Energy/Coal/A.html"
@@ -62,7 +70,9 @@ def test_validate_drops_with_reason(fields: dict[str, Any], reason: str) -> None
     with pytest.raises(DropItem):
         pipeline.process_item(article(**fields))
     assert crawler.stats.get_value(f"oilnews/dropped/{reason}") == 1
-    assert crawler.stats.get_value("oilnews/skipped_urls") == [{"url": "https://oilprice.com/Energy/Coal/A.html", "reason": reason}]
+    assert crawler.stats.get_value("oilnews/skipped_urls") == [
+        {"url": "https://oilprice.com/Energy/Coal/A.html", "reason": reason}
+    ]
     assert pipeline.process_item(article()) is not None
     assert crawler.stats.get_value("oilnews/valid/articles") == 1
 
@@ -91,7 +101,10 @@ def test_dedupe_within_run(sqlite_url: str) -> None:
     )
     assert isinstance(first, ArticleItem) and isinstance(other, ArticleItem)
     assert again is None
-    assert twin == AliasItem(url="https://oilprice.com/Energy/Coal/A.html", alias="https://oilprice.com/Company-News/A-Company-Update.html")
+    assert twin == AliasItem(
+        url="https://oilprice.com/Energy/Coal/A.html",
+        alias="https://oilprice.com/Company-News/A-Company-Update.html",
+    )
     assert crawler.stats.get_value("oilnews/dedupe/url_duplicate") == 1
     assert crawler.stats.get_value("oilnews/dedupe/content_duplicate") == 1
 
@@ -114,12 +127,22 @@ def _cleaned(*items: ArticleItem) -> list[ArticleItem]:
 
 
 def test_store_batches_upserts_versions_aliases(database_url: str, tmp_path: Path) -> None:
-    settings = {"OILNEWS_DATABASE_URL": database_url, "OILNEWS_DB_BATCH_SIZE": 2, "OILNEWS_SPOOL_DIR": str(tmp_path)}
-    a, b = _cleaned(article(links=[ArticleLink("https://oilprice.com/Energy/Coal/B.html", "related", "B")]),
-                    article(url="https://oilprice.com/Energy/Coal/B.html", body="Other."))
-    quote = PriceQuoteItem(blend_id=45, name="WTI Crude", price=63.97, change=0.09, change_percent=0.14, observed_at=PUBLISHED)
+    settings = {
+        "OILNEWS_DATABASE_URL": database_url,
+        "OILNEWS_DB_BATCH_SIZE": 2,
+        "OILNEWS_SPOOL_DIR": str(tmp_path),
+    }
+    a, b = _cleaned(
+        article(links=[ArticleLink("https://oilprice.com/Energy/Coal/B.html", "related", "B")]),
+        article(url="https://oilprice.com/Energy/Coal/B.html", body="Other."),
+    )
+    quote = PriceQuoteItem(
+        blend_id=45, name="WTI Crude", price=63.97, change=0.09, change_percent=0.14, observed_at=PUBLISHED
+    )
     crawler = make_crawler(**settings)
-    _store(crawler, a, b, quote, quote, AliasItem(url=a.url, alias="https://oilprice.com/Company-News/A.html"))
+    _store(
+        crawler, a, b, quote, quote, AliasItem(url=a.url, alias="https://oilprice.com/Company-News/A.html")
+    )
     stats = crawler.stats
     assert stats.get_value("oilnews/store/articles_new") == 2
     assert stats.get_value("oilnews/store/batches") == 3  # 2 + 2 + 1 items
@@ -127,18 +150,28 @@ def test_store_batches_upserts_versions_aliases(database_url: str, tmp_path: Pat
 
     # Across runs: the unchanged article only moves last_seen_at, the edited one gets version 2.
     (edited,) = _cleaned(article(url=b.url, body="Other, revised."))
-    (same,) = _cleaned(article(links=[ArticleLink("https://oilprice.com/Energy/Coal/B.html", "related", "B")]))
+    (same,) = _cleaned(
+        article(links=[ArticleLink("https://oilprice.com/Energy/Coal/B.html", "related", "B")])
+    )
     crawler = make_crawler(**settings)
     _store(crawler, same, edited)
     assert crawler.stats.get_value("oilnews/store/articles_unchanged") == 1
     assert crawler.stats.get_value("oilnews/store/articles_updated") == 1
 
-    rows = query(database_url, "select url, version, body, published_at, first_seen_at, last_seen_at from articles order by url")
+    rows = query(
+        database_url,
+        "select url, version, body, published_at, first_seen_at, last_seen_at from articles order by url",
+    )
     assert [(r.url, r.version, r.body) for r in rows] == [
-        (a.url, 1, "One.\n\nTwo."), (b.url, 2, "Other, revised.")]
+        (a.url, 1, "One.\n\nTwo."),
+        (b.url, 2, "Other, revised."),
+    ]
     versions = query(database_url, "select version, content_hash from article_versions")
     assert [(v.version, v.content_hash) for v in versions] == [(1, b.content_hash)]
-    assert query(database_url, "select url from article_aliases")[0][0] == "https://oilprice.com/Company-News/A.html"
+    assert (
+        query(database_url, "select url from article_aliases")[0][0]
+        == "https://oilprice.com/Company-News/A.html"
+    )
     links = query(database_url, "select target_url, kind, anchor_text from article_links")
     assert [tuple(r) for r in links] == [("https://oilprice.com/Energy/Coal/B.html", "related", "B")]
 
@@ -163,18 +196,26 @@ def test_failed_batch_is_spooled_then_replayed(database_url: str, tmp_path: Path
     from sqlalchemy import text
 
     spool = tmp_path / "spool"
-    settings = {"OILNEWS_DATABASE_URL": database_url, "OILNEWS_SPOOL_DIR": str(spool), "OILNEWS_DB_RETRIES": 2,
-                "OILNEWS_DB_RETRY_BACKOFF": 0.01}
+    settings = {
+        "OILNEWS_DATABASE_URL": database_url,
+        "OILNEWS_SPOOL_DIR": str(spool),
+        "OILNEWS_DB_RETRIES": 2,
+        "OILNEWS_DB_RETRY_BACKOFF": 0.01,
+    }
     crawler = make_crawler(**settings)
     (item,) = _cleaned(article())
 
     async def run_with_table_gone() -> None:
         store = build_from_crawler(StorePipeline, crawler)
         await store.open_spider()
-        store.database.transaction(lambda conn: conn.execute(text("ALTER TABLE articles RENAME TO articles_away")))
+        store.database.transaction(
+            lambda conn: conn.execute(text("ALTER TABLE articles RENAME TO articles_away"))
+        )
         await store.process_item(item)
         await store.close_spider()
-        store.database.transaction(lambda conn: conn.execute(text("ALTER TABLE articles_away RENAME TO articles")))
+        store.database.transaction(
+            lambda conn: conn.execute(text("ALTER TABLE articles_away RENAME TO articles"))
+        )
         store.database.close()
 
     asyncio.run(run_with_table_gone())

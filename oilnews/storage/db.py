@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ ARTICLE_FIELDS = (
 )
 # Fields whose change makes a new version (the hash covers title and body; these too).
 VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]+:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
 _MIGRATION_LOCK_ID = 0x0111_4E45_5753  # PostgreSQL advisory lock key: one migrator at a time
 
 
@@ -326,6 +327,10 @@ class Database:
         self.auto_migrate = auto_migrate
         self._engine: Engine | None = None
         self.on_retry: Callable[[BaseException], None] | None = None
+        # Components open in parallel threads: one engine, one migration. SQLite has one
+        # writer anyway, so its transactions are serialised here rather than by lock errors.
+        self._engine_lock = threading.Lock()
+        self._sqlite_lock = threading.Lock() if url.startswith("sqlite") else None
 
     @classmethod
     def for_crawler(cls, crawler: Any) -> Database:
@@ -347,18 +352,25 @@ class Database:
 
     @property
     def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = create_db_engine(self.url)
-            if self.auto_migrate:
-                with_retries(self._engine, lambda: migrate(self.engine), self.retries, self.backoff)
-        return self._engine
+        with self._engine_lock:
+            if self._engine is None:
+                engine = create_db_engine(self.url)
+                if self.auto_migrate:
+                    with_retries(engine, lambda: migrate(engine), self.retries, self.backoff)
+                self._engine = engine
+            return self._engine
 
     def transaction(self, work: Callable[[Connection], T]) -> T:
+        engine = self.engine
+
         def attempt() -> T:
-            with self.engine.begin() as conn:
+            with engine.begin() as conn:
                 return work(conn)
 
-        return with_retries(self.engine, attempt, self.retries, self.backoff, self.on_retry)
+        if self._sqlite_lock is None:
+            return with_retries(engine, attempt, self.retries, self.backoff, self.on_retry)
+        with self._sqlite_lock:
+            return with_retries(engine, attempt, self.retries, self.backoff, self.on_retry)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
         import asyncio

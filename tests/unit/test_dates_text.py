@@ -2,7 +2,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from oilnews.dates import parse_age, parse_byline_date, parse_iso, parse_listing_date, parse_rfc822, parse_since
+from oilnews.dates import (
+    parse_age,
+    parse_byline_date,
+    parse_iso,
+    parse_listing_date,
+    parse_rfc822,
+    parse_since,
+)
 from oilnews.text import clean_body, clean_line, content_hash, fix_mojibake, is_signature
 
 
@@ -42,7 +49,11 @@ def test_other_date_formats() -> None:
     now = datetime(2025, 8, 13, 12, 0, 40, tzinfo=UTC)
     assert parse_age("11 mins", now) == datetime(2025, 8, 13, 11, 49, tzinfo=UTC)
     # Floored to the unit: two runs half an hour apart see the same stale quote once.
-    assert parse_age("5 days", now) == parse_age("5 days", now.replace(minute=30)) == datetime(2025, 8, 8, tzinfo=UTC)
+    assert (
+        parse_age("5 days", now)
+        == parse_age("5 days", now.replace(minute=30))
+        == datetime(2025, 8, 8, tzinfo=UTC)
+    )
     assert parse_since("2024-01") == datetime(2024, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="not a date"):
         parse_since("last week")
@@ -51,7 +62,10 @@ def test_other_date_formats() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("Western interest on Africa\u00e2\u20ac\u2122s energy reserves", "Western interest on Africa\u2019s energy reserves"),
+        (
+            "Western interest on Africa\u00e2\u20ac\u2122s energy reserves",
+            "Western interest on Africa\u2019s energy reserves",
+        ),
         ("Chevron\u2019s Return", "Chevron\u2019s Return"),  # clean text is left alone
         ("caf\u00c3\u00a9 prices", "caf\u00e9 prices"),
     ],
@@ -62,7 +76,9 @@ def test_fix_mojibake(raw: str, expected: str) -> None:
 
 def test_clean_line_and_body() -> None:
     assert clean_line("  a\u00a0 b&nbsp;c\u200b\n d ") == "a b c d"
-    body = "First.\n\n\n  Second &amp; more.\n\nMore Top Reads From Oilprice.com\n\nRelated: x\n\nADVERTISEMENT"
+    body = (
+        "First.\n\n\n  Second &amp; more.\n\nMore Top Reads From Oilprice.com\n\nRelated: x\n\nADVERTISEMENT"
+    )
     assert clean_body(body) == "First.\n\nSecond & more."
     assert clean_body(clean_body(body)) == clean_body(body)  # idempotent
 

@@ -11,10 +11,18 @@ SITE = "https://oilprice.com"
     [
         ("http://www.OilPrice.com/Energy/Crude-Oil/A.html", "https://oilprice.com/Energy/Crude-Oil/A.html"),
         ("https://oilprice.com/Energy/Crude-Oil/A.amp.html", "https://oilprice.com/Energy/Crude-Oil/A.html"),
-        ("https://oilprice.com/Energy/Crude-Oil/A.html#comments", "https://oilprice.com/Energy/Crude-Oil/A.html"),
-        ("https://oilprice.com/Energy/Crude-Oil/A.html?utm_source=rss&utm_medium=feed&fbclid=x",
-         "https://oilprice.com/Energy/Crude-Oil/A.html"),
-        ("https://oilprice.com/search?q=oil&page=2&utm_campaign=z", "https://oilprice.com/search?page=2&q=oil"),
+        (
+            "https://oilprice.com/Energy/Crude-Oil/A.html#comments",
+            "https://oilprice.com/Energy/Crude-Oil/A.html",
+        ),
+        (
+            "https://oilprice.com/Energy/Crude-Oil/A.html?utm_source=rss&utm_medium=feed&fbclid=x",
+            "https://oilprice.com/Energy/Crude-Oil/A.html",
+        ),
+        (
+            "https://oilprice.com/search?q=oil&page=2&utm_campaign=z",
+            "https://oilprice.com/search?page=2&q=oil",
+        ),
         ("https://oilprice.com:443//Energy//A.html", "https://oilprice.com/Energy/A.html"),
         ("http://127.0.0.1:8900/Energy/Coal/B.html?gclid=1", "http://127.0.0.1:8900/Energy/Coal/B.html"),
         ("http://127.0.0.1:80/x.html", "http://127.0.0.1/x.html"),

@@ -1,0 +1,172 @@
+"""End to end: the real command line crawling the replica into real databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from oilnews.dates import parse_since
+from oilnews.replica.content import TWIN_REMAINDER
+from oilnews.replica.server import ReplicaServer
+from tests.conftest import FIXTURES, ROOT, crawl, query, run_oilnews
+
+ARTICLES = 300
+TWINS = sum(1 for i in range(ARTICLES) if i % 50 == TWIN_REMAINDER)
+
+
+def test_crawl_replica_into_database(replica: ReplicaServer, database_url: str, tmp_path: Path) -> None:
+    result = crawl(replica.url, database_url, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+    stored = query(
+        database_url, "select count(*), count(distinct url), count(distinct content_hash) from articles"
+    )[0]
+    assert tuple(stored) == (ARTICLES, ARTICLES, ARTICLES)  # every article once
+    empty = query(
+        database_url, "select count(*) from articles where title = '' or body = '' or published_at is null"
+    )
+    assert empty[0][0] == 0
+    # Each twin pair (same story, second URL) is one article row plus one alias row.
+    pairs = query(
+        database_url,
+        "select a.url, al.url as alias from article_aliases al join articles a on a.id = al.article_id",
+    )
+    assert len(pairs) == TWINS
+    assert all(("/Company-News/" in p.alias) != ("/Company-News/" in p.url) for p in pairs)
+    assert (
+        query(database_url, "select count(*) from articles where url in (select url from article_aliases)")[
+            0
+        ][0]
+        == 0
+    )
+    assert (
+        query(database_url, "select count(*) from articles where url like '%amp.html' or url like '%utm_%'")[
+            0
+        ][0]
+        == 0
+    )
+    links = dict(
+        tuple(r) for r in query(database_url, "select kind, count(*) from article_links group by kind")
+    )
+    for kind in (
+        "related",
+        "popular",
+        "most_commented",
+        "previous",
+        "next",
+        "related_posts",
+        "more_top_reads",
+        "body",
+    ):
+        assert links.get(kind, 0) > 0, kind
+    offsite = query(
+        database_url, "select count(*) from article_links where target_url like 'https://www.bloomberg.com/%'"
+    )
+    assert offsite[0][0] == ARTICLES  # recorded...
+    premium = query(database_url, "select count(*) from articles where is_premium")
+    assert premium[0][0] > 0
+    assert query(database_url, "select count(*) from price_quotes")[0][0] == 8
+
+    run = query(database_url, "select status, finish_reason, counts from crawl_runs")
+    assert len(run) == 1 and run[0].status == "finished" and run[0].finish_reason == "finished"
+    counts = run[0].counts if isinstance(run[0].counts, dict) else json.loads(run[0].counts)
+    assert counts["articles_new"] == ARTICLES and counts["duplicates"] == TWINS
+
+    # ...never requested: only the replica was contacted, each article page once, no AMP copy.
+    article_hits = {p: n for p, n in replica.hits.items() if p.endswith(".html") and "/Page-" not in p}
+    assert all(n == 1 for n in article_hits.values()), [p for p, n in article_hits.items() if n > 1]
+    assert not any(p.endswith(".amp.html") for p in replica.hits)
+    assert len(article_hits) == ARTICLES + TWINS
+
+
+def test_second_run_stores_no_duplicates(replica: ReplicaServer, sqlite_url: str, tmp_path: Path) -> None:
+    assert crawl(replica.url, sqlite_url, tmp=tmp_path).returncode == 0
+    second = crawl(replica.url, sqlite_url, "--max-pages", "1", tmp=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert query(sqlite_url, "select count(*) from articles")[0][0] == ARTICLES
+    assert query(sqlite_url, "select count(*) from article_aliases")[0][0] == TWINS
+    assert query(sqlite_url, "select count(*) from crawl_runs where status = 'finished'")[0][0] == 2
+
+
+def test_limits_max_pages_and_hops(replica: ReplicaServer, sqlite_url: str, tmp_path: Path) -> None:
+    result = crawl(
+        replica.url,
+        sqlite_url,
+        "--max-pages",
+        "1",
+        "--max-hops",
+        "0",
+        "--sections",
+        "Latest-Energy-News/World-News",
+        "-s",
+        "OILNEWS_USE_RSS=false",
+        tmp=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert query(sqlite_url, "select count(*) from articles")[0][0] == 20  # one listing page, no sidebar hops
+    assert replica.hits["/Latest-Energy-News/World-News/Page-2.html"] == 0
+
+
+def test_since_stops_pagination_and_walks_sitemaps(sqlite_url: str, tmp_path: Path) -> None:
+    with ReplicaServer(300) as site:
+        newest = site.state.catalogue.published(299)
+        since = newest.strftime("%Y-%m-%d")
+        result = crawl(
+            site.url,
+            sqlite_url,
+            "--since",
+            since,
+            "--max-hops",
+            "0",
+            "-s",
+            "OILNEWS_USE_RSS=false",
+            tmp=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        stored = query(sqlite_url, "select count(*) from articles")[0][0]
+        cutoff = parse_since(since)  # a bare date is midnight at the site (US Central)
+        expected = sum(1 for i in range(300) if site.state.catalogue.published(i) >= cutoff)
+        assert 0 < expected < 300
+        assert stored == expected
+        assert any(p.startswith("/sitemap_articles_") for p in site.hits)
+        assert site.hits["/Latest-Energy-News/World-News/Page-3.html"] == 0
+
+
+def test_scrapy_crawl_news_from_project_dir(replica: ReplicaServer, sqlite_url: str) -> None:
+    env = {**os.environ, "OILNEWS_SITE_URL": replica.url, "OILNEWS_DATABASE_URL": sqlite_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-s", "LOG_LEVEL=WARNING", "-a", "max_pages=1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert query(sqlite_url, "select count(*) from articles")[0][0] > 100
+
+
+def test_unreachable_site_is_one_clear_line(sqlite_url: str) -> None:
+    result = crawl("http://127.0.0.1:9", sqlite_url)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert "cannot reach http://127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_parse_command_prints_item_json() -> None:
+    url = "https://oilprice.com/Geopolitics/International/Kazakhstan-On-Edge.html"
+    result = run_oilnews("parse", str(FIXTURES / "premium_article.html"), "--url", url)
+    assert result.returncode == 0, result.stderr
+    item = json.loads(result.stdout)
+    assert item["source"] == "Eurasianet.org" and item["is_premium"] and len(item["summary"]) == 3
+    assert item["published_at"] == "2022-09-27T22:00:00+00:00"
+
+
+def test_runs_command_lists_runs(replica: ReplicaServer, sqlite_url: str, tmp_path: Path) -> None:
+    crawl(replica.url, sqlite_url, "--max-pages", "1", tmp=tmp_path)
+    result = run_oilnews("runs", "--db", sqlite_url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("#1 ") and "finished" in result.stdout
