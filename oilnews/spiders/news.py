@@ -66,13 +66,34 @@ def _months(since: datetime, until: datetime) -> Iterator[tuple[int, int]]:
 class NewsSpider(Spider):
     name = "news"
 
+    # Spider arguments (`-a since=2024-01`, scrapyd's schedule.json) and the settings they set.
+    # They are written into the settings before those freeze, so the middlewares, extensions
+    # and this spider all read one value.
+    ARGUMENTS = {
+        "site": "OILNEWS_SITE_URL",
+        "sections": "OILNEWS_SECTIONS",
+        "max_pages": "OILNEWS_MAX_PAGES",
+        "max_hops": "OILNEWS_MAX_HOPS",
+        "since": "OILNEWS_SINCE",
+        "rss": "OILNEWS_USE_RSS",
+    }
+
     @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        for argument, setting in cls.ARGUMENTS.items():
+            if kwargs.get(argument) not in (None, ""):
+                settings.set(setting, kwargs[argument], priority="cmdline")
+        cls._relax_for_replica(settings)
+        spider.configure(settings)
+        return spider
+
+    @staticmethod
+    def _relax_for_replica(settings: BaseSettings) -> None:
         polite = str(settings.get("OILNEWS_POLITE", "auto")).lower()
-        site = settings.get("OILNEWS_SITE_URL")
-        if polite == "false" or (polite == "auto" and _is_loopback(site)):
-            # A local replica: no reason to wait between requests. Command-line -s wins.
+        if polite == "false" or (polite == "auto" and _is_loopback(settings.get("OILNEWS_SITE_URL"))):
+            # A local replica: no reason to wait between requests. Command-line -s still wins.
             for name, value in (
                 ("DOWNLOAD_DELAY", 0),
                 ("AUTOTHROTTLE_ENABLED", False),
@@ -82,30 +103,16 @@ class NewsSpider(Spider):
             ):
                 settings.set(name, value, priority="spider")
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
-        spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
-        spider.configure(crawler.settings)
-        return spider
-
     def configure(self, settings: BaseSettings) -> None:
-        """Spider arguments (`-a since=2024-01`, scrapyd's schedule.json) override settings."""
-
-        def option(name: str, setting: str) -> Any:
-            value = getattr(self, name, None)
-            return settings.get(setting) if value in (None, "") else value
-
-        self.site_url = str(option("site", "OILNEWS_SITE_URL")).rstrip("/")
-        sections = option("sections", "OILNEWS_SECTIONS")
-        self.sections = [
-            s.strip().strip("/")
-            for s in (sections.split(",") if isinstance(sections, str) else sections)
-            if s.strip()
-        ]
-        self.max_pages = int(option("max_pages", "OILNEWS_MAX_PAGES") or 0)
-        self.max_hops = int(option("max_hops", "OILNEWS_MAX_HOPS") or 0)
-        self.use_rss = str(option("rss", "OILNEWS_USE_RSS")).lower() not in ("0", "false", "no")
-        since = option("since", "OILNEWS_SINCE")
+        self.site_url = str(settings.get("OILNEWS_SITE_URL")).rstrip("/")
+        sections = settings.get("OILNEWS_SECTIONS")
+        if isinstance(sections, str):
+            sections = sections.split(",")
+        self.sections = [s.strip().strip("/") for s in sections if s.strip()]
+        self.max_pages = settings.getint("OILNEWS_MAX_PAGES")
+        self.max_hops = settings.getint("OILNEWS_MAX_HOPS")
+        self.use_rss = settings.getbool("OILNEWS_USE_RSS")
+        since = settings.get("OILNEWS_SINCE")
         self.since = parse_since(since) if since else None
         self._ticker_done = False
 
