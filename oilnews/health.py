@@ -28,6 +28,12 @@ def evaluate(stats: dict[str, Any], finish_reason: str, settings: Any) -> dict[s
             missing = int(stats.get(key("fields_missing", field), 0))
             if missing / articles > threshold:
                 failures.append(f"{field} missing in {missing}/{articles} articles (over {threshold:.0%})")
+        fallback = int(stats.get(key("body_source", "json_ld"), 0))
+        if fallback / articles > threshold:
+            failures.append(
+                f"article body container not found in {fallback}/{articles} articles "
+                "(body taken from JSON-LD): the page layout has changed"
+            )
     requests = int(stats.get("downloader/request_count", 0))
     errors = sum(
         int(v)

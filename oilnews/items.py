@@ -35,6 +35,9 @@ class ArticleItem:
     content_hash: str | None = None
     aliases: list[str] = field(default_factory=list)
     fetched_url: str | None = None
+    # Where the body came from: "html" (the article container), "json_ld" (a fallback
+    # that carries boilerplate: counted, and a health failure when common), or "none".
+    body_source: str = "html"
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

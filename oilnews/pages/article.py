@@ -266,8 +266,10 @@ def parse_article(response: TextResponse) -> ArticleItem:
     if container:
         walker.walk(container[0].root)
     body = "\n\n".join(walker.paragraphs)
+    body_source = "html" if body else "none"
     if not body and ld.get("articleBody") and not container:
         body = clean_line(unescape(str(ld["articleBody"])))
+        body_source = "json_ld"
 
     for kind, css, title_css in LINK_BLOCKS:
         for a in sel.css(css):
@@ -291,4 +293,5 @@ def parse_article(response: TextResponse) -> ArticleItem:
         is_premium=_is_premium(sel, url, walker.summary),
         links=links.items,
         fetched_url=response.url,
+        body_source=body_source,
     )

@@ -54,7 +54,8 @@ class Batch:
     def add(self, item: Any) -> bool:
         if isinstance(item, ArticleItem):
             row = ItemAdapter(item).asdict()
-            row.pop("fetched_url", None)
+            for transient in ("fetched_url", "body_source"):
+                row.pop(transient, None)
             self.articles.append(row)
         elif isinstance(item, PriceQuoteItem):
             self.quotes.append(ItemAdapter(item).asdict())

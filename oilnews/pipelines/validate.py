@@ -27,6 +27,7 @@ class ValidatePipeline:
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
+        self.stats.inc_value(key("body_source", item.body_source))
         adapter = ItemAdapter(item)
         missing = [name for name in self.required if not adapter.get(name)]
         for name in ("title", "body", "published_at", "authors"):

@@ -88,6 +88,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         canonical_path = lookup_path
         document = pages.render_article(cat, article, base, now, path=canonical_path)
         if state.broken_articles:
+            document = re.sub(r'"articleBody": "[^"]*", ', "", document)
             document = re.sub(
                 r'<div id="(news|article)-content".*?<p><a class="join-discussion"',
                 '<p><a class="join-discussion"',
