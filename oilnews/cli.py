@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-EXIT_OK, EXIT_UNHEALTHY, EXIT_UNREACHABLE, EXIT_USAGE = 0, 1, 2, 64
+EXIT_OK, EXIT_UNHEALTHY, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 64, 75
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -185,6 +185,46 @@ def cmd_db(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scrapyd(url: str, endpoint: str, data: dict[str, str] | None = None) -> dict[str, Any]:
+    """One call of scrapyd's JSON API, with basic auth from SCRAPYD_USERNAME/SCRAPYD_PASSWORD."""
+    import base64
+    import urllib.parse
+
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(f"{url.rstrip('/')}/{endpoint}", data=body)
+    user, password = os.environ.get("SCRAPYD_USERNAME", ""), os.environ.get("SCRAPYD_PASSWORD", "")
+    if user:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    if answer.get("status") != "ok":
+        raise RuntimeError(f"scrapyd {endpoint}: {answer.get('message', answer)}")
+    return answer
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    url = args.url or os.environ.get("SCRAPYD_URL", "http://127.0.0.1:6800")
+    jobs = _scrapyd(url, f"listjobs.json?project={args.project}")
+    busy = [
+        job
+        for state in ("pending", "running")
+        for job in jobs.get(state, [])
+        if job.get("spider") == args.spider
+    ]
+    if busy:
+        print(
+            f"oilnews: a {args.spider} job is already {', '.join(sorted({j.get('id', '?') for j in busy}))}"
+            " pending or running; not scheduling another",
+            file=sys.stderr,
+        )
+        return EXIT_SKIPPED
+    spider_args = dict(pair.split("=", 1) for pair in args.spider_args)
+    answer = _scrapyd(url, "schedule.json", {"project": args.project, "spider": args.spider, **spider_args})
+    print(answer["jobid"])
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oilnews", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,6 +270,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_db(runs)
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(func=cmd_runs)
+
+    schedule = sub.add_parser("schedule", help="schedule a crawl on scrapyd unless one is pending or running")
+    schedule.add_argument("--url", help="scrapyd URL (default: $SCRAPYD_URL or http://127.0.0.1:6800)")
+    schedule.add_argument("--project", default="oilnews")
+    schedule.add_argument("--spider", default="news")
+    schedule.add_argument(
+        "spider_args", nargs="*", metavar="NAME=VALUE", help="spider arguments, e.g. since=2024-01"
+    )
+    schedule.set_defaults(func=cmd_schedule)
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -90,13 +93,33 @@ def migrate(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-    with engine.begin() as conn:
+    with _migrations_dir() as location, engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(location))
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _migrations_dir() -> Iterator[Path]:
+    """The migrations as a real directory: Alembic lists files, and inside a scrapyd egg
+    (a zip) there are none to list, so they are copied out first."""
+    here = Path(__file__).with_name("migrations")
+    if here.is_dir():
+        yield here
+        return
+    source = resources.files("oilnews.storage") / "migrations"
+    with tempfile.TemporaryDirectory(prefix="oilnews-migrations-") as tmp:
+        target = Path(tmp)
+        for folder in (source, source / "versions"):
+            destination = target / folder.name if folder is not source else target
+            destination.mkdir(exist_ok=True)
+            for entry in folder.iterdir():
+                if entry.is_file() and entry.name.endswith((".py", ".mako")):
+                    (destination / entry.name).write_bytes(entry.read_bytes())
+        yield target
 
 
 def is_transient(error: BaseException) -> bool:
