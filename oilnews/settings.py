@@ -14,6 +14,7 @@ from oilnews.site import DEFAULT_SECTIONS, REAL_SITE_URL
 BOT_NAME = "oilnews"
 SPIDER_MODULES = ["oilnews.spiders"]
 NEWSPIDER_MODULE = "oilnews.spiders"
+COMMANDS_MODULE = "oilnews.commands"  # `scrapy crawl` exits 1 when a health check fails
 
 # --- Scrapy: politeness for the real site (the spider relaxes these for a loopback replica) --
 USER_AGENT = "oilnews/0.1 (+https://github.com/oilnews/oilnews; news archive crawler)"

@@ -80,6 +80,32 @@ def test_broken_site_fails_health_check(sqlite_url: str, tmp_path: Path) -> None
     assert query(sqlite_url, "select count(*) from articles")[0][0] == 0
 
 
+def test_scrapy_crawl_exit_code_carries_health(sqlite_url: str) -> None:
+    with ReplicaServer(40) as site:
+        site.state.broken_articles = True
+        env = {**os.environ, "OILNEWS_DATABASE_URL": sqlite_url}
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "crawl",
+                "news",
+                "-a",
+                f"site={site.url}",
+                "-s",
+                "LOG_LEVEL=ERROR",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.returncode == 1
+    assert "health check failed: body missing" in result.stderr
+
+
 def test_cron_passes_failing_exit_code_through(sqlite_url: str, tmp_path: Path) -> None:
     with ReplicaServer(40) as site:
         site.state.broken_articles = True
