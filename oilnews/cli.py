@@ -27,6 +27,7 @@ def _settings(args: argparse.Namespace) -> Any:
         "OILNEWS_SINCE": getattr(args, "since", None),
         "OILNEWS_MAX_HOPS": getattr(args, "max_hops", None),
         "OILNEWS_SECTIONS": getattr(args, "sections", None),
+        "OILNEWS_FULL": True if getattr(args, "full", False) else None,
         "LOG_LEVEL": getattr(args, "log_level", None),
         "LOG_FILE": getattr(args, "log_file", None),
     }
@@ -82,7 +83,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             f"pages {counts['responses']}, articles new {counts['articles_new']}, "
             f"updated {counts['articles_updated']}, unchanged {counts['articles_unchanged']}, "
             f"duplicate {counts['duplicates']}, dropped {counts['dropped']}, "
-            f"skipped known {counts['skipped_known']}, quotes {counts['quotes']}, "
+            f"skipped known {counts['skipped_known']}, refreshed {counts['refreshed']}, quotes {counts['quotes']}, "
             f"errors {counts['errors']}; run {stats.get(key('run_id'))} in "
             f"{mask_secrets(settings.get('OILNEWS_DATABASE_URL'))}",
             file=sys.stderr,
@@ -128,12 +129,17 @@ def cmd_replica(args: argparse.Namespace) -> int:
     from oilnews.replica.server import ReplicaServer
 
     edited = frozenset(int(i) for i in args.edited.split(",") if i) if args.edited else frozenset()
+    extra: dict[str, Any] = {"edited": edited}
+    if args.epoch:
+        from oilnews.dates import parse_since
+
+        extra["epoch"] = parse_since(args.epoch)
     server = ReplicaServer(
         args.articles,
         port=args.port,
         host=args.host,
         access_log=Path(args.access_log) if args.access_log else None,
-        edited=edited,
+        **extra,
     )
     server.state.broken_articles = args.broken_articles
     print(f"replica of {args.articles} articles serving on {server.url}", flush=True)
@@ -239,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--since", help="YYYY-MM[-DD]: stop at older listings; walk sitemaps from then")
     crawl.add_argument("--max-hops", type=int, help="sidebar/related link hops to follow")
     crawl.add_argument("--sections", help="comma-separated section paths, e.g. Energy/Crude-Oil")
+    crawl.add_argument("--full", action="store_true", help="download everything again, ignore what is stored")
     crawl.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
     crawl.add_argument("--quiet", action="store_true", help="no progress or summary lines")
     crawl.add_argument("--log-level", help="Scrapy log level (default WARNING)")
@@ -263,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--articles", type=int, default=300)
     serve.add_argument("--edited", help="comma-separated article indexes served with a revised body")
     serve.add_argument("--access-log", help="append 'METHOD path status' lines here")
+    serve.add_argument("--epoch", help="publication time of article 0 (ISO date); one more every 17 minutes")
     serve.add_argument("--broken-articles", action="store_true", help="serve article pages without a body")
     serve.set_defaults(func=cmd_replica)
 

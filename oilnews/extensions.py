@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from scrapy import signals
@@ -15,7 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from oilnews.stats import key
-from oilnews.storage.db import Database, finish_run, mask_secrets, start_run
+from oilnews.storage.db import Database, abandon_stale_runs, finish_run, mask_secrets, start_run
 from oilnews.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 RUN_ID_KEY = key("run_id")
 
 
-def run_counts(stats: dict[str, Any]) -> dict[str, int]:
+def run_counts(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures a person reads first, from the crawl stats."""
 
     def total(prefix: str) -> int:
@@ -39,10 +39,14 @@ def run_counts(stats: dict[str, Any]) -> dict[str, int]:
         "articles_unchanged": int(stats.get(key("store", "articles_unchanged"), 0)),
         "duplicates": total(key("dedupe", "url_duplicate")) + total(key("dedupe", "content_duplicate")),
         "skipped_known": int(stats.get(key("skipped", "known"), 0)),
+        "refreshed": total(key("refresh") + "/"),
         "dropped": total(key("dropped") + "/"),
         "quotes": int(stats.get(key("store", "quotes"), 0)),
         "errors": total(key("errors") + "/") + int(stats.get("log_count/ERROR", 0)),
         "spooled": int(stats.get(key("store", "spooled_items"), 0)),
+        "dropped_by_reason": {
+            k.rsplit("/", 1)[1]: int(v) for k, v in stats.items() if k.startswith(key("dropped") + "/")
+        },
     }
 
 
@@ -80,7 +84,13 @@ class CrawlRunRecorder:
 
     async def spider_opened(self, spider: Any) -> None:
         site = self.crawler.settings.get("OILNEWS_SITE_URL")
-        self.run_id = await self.database.run(lambda conn: start_run(conn, spider.name, site))
+        stale = utcnow() - timedelta(hours=self.crawler.settings.getfloat("OILNEWS_RUN_STALE_HOURS"))
+
+        def begin(conn: Any) -> int:
+            abandon_stale_runs(conn, stale)
+            return start_run(conn, spider.name, site)
+
+        self.run_id = await self.database.run(begin)
         assert self.crawler.stats is not None
         self.crawler.stats.set_value(RUN_ID_KEY, self.run_id)
 

@@ -71,6 +71,7 @@ class ListingEntry:
     title: str = ""
     listed_at: datetime | None = None
     author: str | None = None
+    modified_at: datetime | None = None  # sitemap lastmod: a stored article changed after this
 
 
 @dataclass

@@ -91,3 +91,9 @@ OILNEWS_HEALTH_ENABLED = True
 OILNEWS_HEALTH_FIELDS = ["title", "body", "published_at", "authors"]
 OILNEWS_HEALTH_MAX_MISSING_SHARE = 0.10
 OILNEWS_HEALTH_MAX_ERROR_RATE = 0.05
+
+# --- oilnews: incremental crawling ---------------------------------------------------------
+OILNEWS_FULL = False  # true: download everything, ignore what is stored
+OILNEWS_REFRESH_WINDOW_HOURS = 48.0  # stored articles younger than this are fetched again
+OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits via lastmod)
+OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed

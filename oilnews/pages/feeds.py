@@ -45,5 +45,6 @@ def parse_sitemap(response: Response) -> tuple[list[ListingEntry], list[str]]:
         if sitemap.type == "sitemapindex":
             nested.append(url)
         else:
-            entries.append(ListingEntry(url=url, listed_at=parse_iso(entry.get("lastmod"))))
+            lastmod = parse_iso(entry.get("lastmod"))
+            entries.append(ListingEntry(url=url, listed_at=lastmod, modified_at=lastmod))
     return entries, nested

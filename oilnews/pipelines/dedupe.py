@@ -15,8 +15,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from oilnews.items import ArticleItem
+from oilnews.known import KnownIndex
 from oilnews.stats import key
-from oilnews.storage.db import Database, known_articles
 
 logger = logging.getLogger(__name__)
 
@@ -30,9 +30,9 @@ class AliasItem:
 
 
 class DedupePipeline:
-    def __init__(self, stats: Any, database: Database | None) -> None:
+    def __init__(self, stats: Any, known: KnownIndex | None) -> None:
         self.stats = stats
-        self.database = database
+        self.known = known
         self.urls_seen: set[str] = set()
         self.url_by_hash: dict[str, str] = {}
         self.known_urls: set[str] = set()
@@ -41,18 +41,18 @@ class DedupePipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         across = crawler.settings.getbool("OILNEWS_DEDUPE_ACROSS_RUNS")
-        return cls(crawler.stats, Database.for_crawler(crawler) if across else None)
+        return cls(crawler.stats, KnownIndex.for_crawler(crawler) if across else None)
 
     async def open_spider(self) -> None:
-        if self.database is None:
+        if self.known is None:
             return
-        rows = await self.database.run(lambda conn: list(known_articles(conn)))
-        for url, digest, _published, alias_of in rows:
-            if alias_of is not None:
-                self.alias_of[url] = alias_of
+        await self.known.load()
+        for url, known in self.known.articles.items():
+            if known.alias_of is not None:
+                self.alias_of[url] = known.alias_of
             else:
                 self.known_urls.add(url)
-                self.url_by_hash.setdefault(digest, url)
+                self.url_by_hash.setdefault(known.content_hash, url)
         self.stats.set_value(key("dedupe", "known_at_start"), len(self.known_urls))
 
     def process_item(self, item: Any) -> Any:

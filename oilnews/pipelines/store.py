@@ -169,8 +169,14 @@ class StorePipeline:
                 continue
             lines = claimed.read_text(encoding="utf-8").splitlines()
             try:
-                for line in lines:
-                    batch = Batch.load(line)
+                for number, line in enumerate(lines, 1):
+                    try:
+                        batch = Batch.load(line)
+                    except ValueError:
+                        # the process was killed while writing this line: nothing else is lost
+                        logger.error("%s line %d is incomplete and was skipped", path, number)
+                        self.stats.inc_value(key("store", "spool_lines_corrupt"))
+                        continue
                     result = await self.database.run(batch.write)
                     self._count(result)
                     self.stats.inc_value(key("store", "replayed_items"), len(batch))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -227,6 +228,7 @@ class Catalogue:
 
     size: int
     edited: frozenset[int] = frozenset()
+    edited_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     epoch: datetime = DEFAULT_EPOCH
     sections: tuple[str, ...] = DEFAULT_SECTIONS
     seed: int = 0
@@ -244,14 +246,26 @@ class Catalogue:
         return members
 
     def section_of(self, index: int) -> str:
-        # World News carries a third of the items, as on the real site.
+        # World News carries a third of the items, as on the real site; the rest spread evenly.
         if index % 3 == 0:
             return self.sections[0]
-        return self.sections[1 + (index * 7919) % (len(self.sections) - 1)]
+        return self.sections[1 + zlib.crc32(index.to_bytes(4, "big")) % (len(self.sections) - 1)]
+
+    def cited(self, index: int) -> int | None:
+        """An older article that article `index` links to in its body: fixed as the site grows."""
+        return (
+            None
+            if index == 0
+            else index - 1 - zlib.crc32(b"cite" + index.to_bytes(4, "big")) % min(index, 40)
+        )
 
     def article(self, index: int) -> ReplicaArticle:
         return _build_article(
-            index, self.section_of(index), self.published(index), index in self.edited, self.seed
+            index,
+            self.section_of(index),
+            self.published(index),
+            self.edited_at if index in self.edited else None,
+            self.seed,
         )
 
     def lookup(self, path: str) -> ReplicaArticle | None:
@@ -297,7 +311,10 @@ def _title(index: int) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _build_article(index: int, section: str, published: datetime, edited: bool, seed: int) -> ReplicaArticle:
+def _build_article(
+    index: int, section: str, published: datetime, edited: datetime | None, seed: int
+) -> ReplicaArticle:
+    """Article `index`; `edited` is when its revision went live (None: never revised)."""
     rng = random.Random(seed * 1_000_003 + index)
     title = _title(index)
     premium = index % 10 == 4 and not section.startswith("Latest-Energy-News")
@@ -333,7 +350,7 @@ def _build_article(index: int, section: str, published: datetime, edited: bool, 
             f"Western interest in the region{MOJIBAKE_APOSTROPHE}s energy reserves is intensifying. "
             + paragraphs[0]
         )
-    if edited:
+    if edited is not None:
         paragraphs.append(
             f"Update: this story was revised to add comment from officials in {words['place']}."
         )
@@ -362,8 +379,8 @@ def _build_article(index: int, section: str, published: datetime, edited: bool, 
         )
     )
     modified = published - timedelta(minutes=rng.randint(5, 90))  # can precede publication, as on the site
-    if edited:
-        modified = published + timedelta(hours=6)
+    if edited is not None:
+        modified = max(edited, published)  # dateModified and sitemap lastmod move with the edit
     return ReplicaArticle(
         index=index,
         section=section,

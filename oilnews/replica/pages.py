@@ -9,15 +9,15 @@ entity-encoded articleBody, the server-rendered ticker, listing pagination.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import escape
 from math import ceil
 
+from oilnews.dates import SITE_TZ
 from oilnews.replica.content import Catalogue, ReplicaArticle
 from oilnews.site import RSS_PATH, listing_path
 
 PER_PAGE = 20
-CENTRAL = {True: ("CDT", timedelta(hours=-5)), False: ("CST", timedelta(hours=-6))}
 BLENDS = (
     (45, "WTI Crude", 63.97),
     (46, "Brent Crude", 66.64),
@@ -31,19 +31,14 @@ BLENDS = (
 ROBOTS_TXT = "User-agent: *\nDisallow: /account/\nDisallow: /ajax/\nDisallow: /forum/\n"
 
 
-def _is_dst(moment: datetime) -> bool:
-    return 3 <= moment.month <= 10
-
-
 def _local(moment: datetime) -> tuple[datetime, str]:
-    name, offset = CENTRAL[_is_dst(moment)]
-    return (moment + offset).replace(tzinfo=None), name
+    """Site-local (US Central) wall time and its zone abbreviation, CDT or CST."""
+    local = moment.astimezone(SITE_TZ)
+    return local.replace(tzinfo=None), local.tzname() or "CST"
 
 
 def _iso_local(moment: datetime) -> str:
-    local, name = _local(moment)
-    sign_hours = -5 if name == "CDT" else -6
-    return local.strftime("%Y-%m-%dT%H:%M:%S") + f"{sign_hours:03d}:00"
+    return moment.astimezone(SITE_TZ).isoformat(timespec="seconds")
 
 
 def _byline_date(moment: datetime) -> str:
@@ -168,8 +163,9 @@ def article_body_html(cat: Catalogue, article: ReplicaArticle, base: str) -> str
     for number, paragraph in enumerate(article.paragraphs):
         css = ' class="speakable"' if number == 0 else ""
         text = escape(paragraph)
-        if number == 1 and cat.size > 1:
-            target = cat.neighbours(article.index, 1, salt=9)[0]
+        cited = cat.cited(article.index)
+        if number == 1 and cited is not None:
+            target = cat.article(cited)
             text += f' <a href="{target.path}">Read about {escape(target.title)}</a>.'
         if number == 2:
             text += ' <a href="https://www.bloomberg.com/news/energy">Bloomberg reported</a> similar figures.'

@@ -143,6 +143,13 @@ class ReplicaServer:
     def hits(self) -> Counter[str]:
         return self.state.hits
 
+    def publish(self, articles: int, edited: frozenset[int] = frozenset()) -> None:
+        """The site moves on: `articles` in all now, `edited` ones revised as of this moment."""
+        old = self.state.catalogue
+        self.state.catalogue = Catalogue(
+            size=articles, edited=edited, epoch=old.epoch, sections=old.sections, seed=old.seed
+        )
+
     def start(self) -> ReplicaServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="replica", daemon=True)
         self._thread.start()

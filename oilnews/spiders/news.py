@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 
 from oilnews.dates import parse_since
 from oilnews.items import ListingEntry
+from oilnews.known import KnownIndex
 from oilnews.pages.article import parse_article
 from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
@@ -56,6 +57,11 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _months_ago(moment: datetime, months: int) -> datetime:
+    index = moment.year * 12 + moment.month - 1 - max(0, months)
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
 def _months(since: datetime, until: datetime) -> Iterator[tuple[int, int]]:
     year, month = since.year, since.month
     while (year, month) <= (until.year, until.month):
@@ -76,6 +82,7 @@ class NewsSpider(Spider):
         "max_hops": "OILNEWS_MAX_HOPS",
         "since": "OILNEWS_SINCE",
         "rss": "OILNEWS_USE_RSS",
+        "full": "OILNEWS_FULL",
     }
 
     @classmethod
@@ -114,10 +121,13 @@ class NewsSpider(Spider):
         self.use_rss = settings.getbool("OILNEWS_USE_RSS")
         since = settings.get("OILNEWS_SINCE")
         self.since = parse_since(since) if since else None
+        self.sitemap_lookback = settings.getint("OILNEWS_SITEMAP_LOOKBACK_MONTHS")
+        self.known = KnownIndex.for_crawler(self.crawler)
         self._ticker_done = False
 
     # -- requests ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
+        await self.known.load()
         for section in self.sections:
             yield self._listing_request(self.site_url + listing_path(section), section, 1)
         if self.use_rss:
@@ -127,12 +137,19 @@ class NewsSpider(Spider):
                 errback=self.on_error,
                 priority=ARTICLE_PRIORITY - 1,
             )
-        if self.since is not None:
-            for year, month in _months(self.since, datetime.now(UTC)):
+        # A backfill walks every month since --since; a scheduled run reads the latest months,
+        # whose lastmod dates reveal edits to articles it would not download again otherwise.
+        now = datetime.now(UTC)
+        first = self.since
+        if first is None and self.sitemap_lookback > 0:
+            first = _months_ago(now, self.sitemap_lookback - 1)
+        if first is not None:
+            for year, month in _months(first, now):
                 yield Request(
                     self.site_url + sitemap_path(year, month),
                     callback=self.parse_sitemap,
                     errback=self.on_error,
+                    meta={"optional": True},
                 )
 
     def _listing_request(self, url: str, section: str, page: int) -> Request:
@@ -143,8 +160,8 @@ class NewsSpider(Spider):
             cb_kwargs={"section": section, "page": page},
         )
 
-    def article_request(self, url: str, hops: int) -> Request | None:
-        if not is_article_url(url, self.site_url):
+    def article_request(self, url: str, hops: int, modified_at: datetime | None = None) -> Request | None:
+        if not is_article_url(url, self.site_url) or not self.known.should_fetch(url, modified_at):
             return None
         return Request(
             url,
@@ -158,7 +175,7 @@ class NewsSpider(Spider):
         for entry in entries:
             if self.since is not None and entry.listed_at is not None and entry.listed_at < self.since:
                 continue
-            request = self.article_request(entry.url, hops=0)
+            request = self.article_request(entry.url, hops=0, modified_at=entry.modified_at)
             if request is not None:
                 yield request
 
@@ -175,7 +192,10 @@ class NewsSpider(Spider):
         dated = [e.listed_at for e in listing.entries if e.listed_at is not None]
         older = self.since is not None and bool(dated) and max(dated) < self.since
         at_limit = bool(self.max_pages) and page >= self.max_pages
-        if listing.next_url and not older and not at_limit:
+        exhausted = self.known.listing_exhausted([(e.url, e.listed_at) for e in listing.entries])
+        if exhausted:
+            self.crawler.stats.inc_value(key("listing", "stopped_at_known"))
+        if listing.next_url and not older and not at_limit and not exhausted:
             yield self._listing_request(listing.next_url, section, page + 1)
 
     def parse_rss(self, response: Response) -> Iterator[Any]:
@@ -241,12 +261,16 @@ class NewsSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
+        http = getattr(failure.value, "response", None)
+        if http is not None and http.status == 404 and request is not None and request.meta.get("optional"):
+            logger.info("no %s on the site (404)", url)
+            self.crawler.stats.inc_value(key("optional_missing"))
+            return
         if isinstance(failure.value, IgnoreRequest):
             # robots.txt or the site scope said no; both already counted where they decided
             self.crawler.stats.inc_value(key("ignored"))
             return
         reason = failure.type.__name__ if failure.type else "error"
-        http = getattr(failure.value, "response", None)
         if http is not None:
             reason = f"http_{http.status}"
         logger.error("request failed: %s (%s)", url, reason)

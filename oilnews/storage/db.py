@@ -305,14 +305,64 @@ def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[
     return len(rows)
 
 
-def known_articles(conn: Connection) -> Iterable[tuple[str, str, datetime | None, str | None]]:
-    """(url, content_hash, published_at, alias_of) of every stored article and alias."""
+@dataclass(frozen=True)
+class KnownArticle:
+    content_hash: str
+    published_at: datetime | None
+    last_seen_at: datetime | None
+    alias_of: str | None = None  # set for an alias URL: the article it belongs to
+
+
+def known_articles(conn: Connection) -> dict[str, KnownArticle]:
+    """Every stored article URL and alias URL, with what incremental crawling needs."""
     a, al = articles_table, aliases_table
-    for url, digest, published in conn.execute(select(a.c.url, a.c.content_hash, a.c.published_at)):
-        yield url, digest, published, None
-    aliases = select(al.c.url, a.c.content_hash, a.c.published_at, a.c.url).join(a, a.c.id == al.c.article_id)
-    for alias, digest, published, article_url in conn.execute(aliases):
-        yield alias, digest, published, article_url
+    known = {
+        url: KnownArticle(digest, published, seen)
+        for url, digest, published, seen in conn.execute(
+            select(a.c.url, a.c.content_hash, a.c.published_at, a.c.last_seen_at)
+        )
+    }
+    aliases = select(al.c.url, a.c.content_hash, a.c.published_at, a.c.last_seen_at, a.c.url).join(
+        a, a.c.id == al.c.article_id
+    )
+    for alias, digest, published, seen, article_url in conn.execute(aliases):
+        known[alias] = KnownArticle(digest, published, seen, article_url)
+    return known
+
+
+def completed_watermark(conn: Connection) -> datetime | None:
+    """Newest publication date stored by the last crawl that walked to its end.
+
+    Listing pagination may stop at articles no newer than this: a killed run's articles
+    are newer than it, so the crawl after a kill still walks down to where the last
+    complete run left off (no gap).
+    """
+    r = runs_table
+    last_complete = conn.execute(
+        select(r.c.finished_at)
+        .where(r.c.finish_reason == "finished")
+        .order_by(r.c.finished_at.desc())
+        .limit(1)
+    ).scalar()
+    if last_complete is None:
+        return None
+    a = articles_table
+    newest: datetime | None = conn.execute(
+        select(a.c.published_at)
+        .where(a.c.first_seen_at <= last_complete)
+        .order_by(a.c.published_at.desc())
+        .limit(1)
+    ).scalar()
+    return newest
+
+
+def abandon_stale_runs(conn: Connection, older_than: datetime) -> int:
+    """Runs still 'running' long after they started were killed: say so."""
+    r = runs_table
+    result = conn.execute(
+        update(r).where(r.c.status == "running", r.c.started_at < older_than).values(status="abandoned")
+    )
+    return int(result.rowcount or 0)
 
 
 def start_run(conn: Connection, spider: str, site_url: str) -> int:
