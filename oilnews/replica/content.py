@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,7 @@ _MONTHS = (
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 # Byte sequences of UTF-8 apostrophes read as cp1252, as in the 2011 archive.
 MOJIBAKE_APOSTROPHE = "\u00e2\u20ac\u2122"
+_INDEX_LOCK = threading.Lock()
 TWIN_REMAINDER = 21  # every 50th article is also served under a second URL (same content)
 
 
@@ -259,6 +261,13 @@ class Catalogue:
             else index - 1 - zlib.crc32(b"cite" + index.to_bytes(4, "big")) % min(index, 40)
         )
 
+    def path(self, index: int) -> str:
+        """Article `index`'s path, from arithmetic alone (no article is built)."""
+        return f"/{self.section_of(index)}/{slugify(_title(index))}.html"
+
+    def modified(self, index: int) -> datetime:
+        return modified_at(index, self.published(index), self.edited_at if index in self.edited else None)
+
     def article(self, index: int) -> ReplicaArticle:
         return _build_article(
             index,
@@ -269,15 +278,18 @@ class Catalogue:
         )
 
     def lookup(self, path: str) -> ReplicaArticle | None:
+        with _INDEX_LOCK:  # request threads arrive together; none may see a half-built index
+            self._build_path_index()
+        found = self._by_path.get(path)
+        return None if found is None else self.article(found)
+
+    def _build_path_index(self) -> None:
         if not self._by_path:
             # Titles are cheap arithmetic of the index: map paths without building articles.
             for index in range(self.size):
-                slug = slugify(_title(index))
-                self._by_path[f"/{self.section_of(index)}/{slug}.html"] = index
+                self._by_path[self.path(index)] = index
                 if index % 50 == TWIN_REMAINDER:
-                    self._by_path[twin_path(slug)] = index
-        found = self._by_path.get(path)
-        return None if found is None else self.article(found)
+                    self._by_path[twin_path(slugify(_title(index)))] = index
 
     @cached_property
     def section_position(self) -> dict[int, int]:
@@ -308,6 +320,14 @@ def _title(index: int) -> str:
     title = f"{_PLACES[place % len(_PLACES)]} {_ACTIONS[action]} {_OBJECTS[obj]}"
     title = title[0].upper() + title[1:]
     return f"{title} {_ANGLES[angle]}".strip()
+
+
+def modified_at(index: int, published: datetime, edited: datetime | None) -> datetime:
+    """dateModified: minutes before publication (scheduled posts, as on the site), or the
+    moment of the edit. Cheap on its own, so sitemaps need not build whole articles."""
+    if edited is not None:
+        return max(edited, published)
+    return published - timedelta(minutes=5 + zlib.crc32(b"mod" + index.to_bytes(4, "big")) % 86)
 
 
 @lru_cache(maxsize=4096)
@@ -378,9 +398,7 @@ def _build_article(
             )
         )
     )
-    modified = published - timedelta(minutes=rng.randint(5, 90))  # can precede publication, as on the site
-    if edited is not None:
-        modified = max(edited, published)  # dateModified and sitemap lastmod move with the edit
+    modified = modified_at(index, published, edited)
     return ReplicaArticle(
         index=index,
         section=section,

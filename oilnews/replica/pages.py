@@ -408,9 +408,8 @@ def render_sitemap(cat: Catalogue, base: str, year: int, month: int) -> str | No
     urls = []
     index = first
     while index < cat.size and cat.published(index) < end:
-        article = cat.article(index)
         urls.append(
-            f"<url><loc>{base}{article.path}</loc><lastmod>{_iso_local(article.modified)}</lastmod></url>"
+            f"<url><loc>{base}{cat.path(index)}</loc><lastmod>{_iso_local(cat.modified(index))}</lastmod></url>"
         )
         index += 1
     if not urls and (end <= cat.epoch or start > cat.published(max(0, cat.size - 1))):

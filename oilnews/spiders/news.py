@@ -44,7 +44,15 @@ FOLLOW_KINDS = frozenset(
         "body",
     }
 )
-ARTICLE_PRIORITY = 10  # drain articles before opening more listing pages: a bounded queue
+# Scheduling order: listed articles first (the queue stays bounded by a listing page), then
+# listing/feed pages, then articles found only through links, nearest first. So every listed
+# article is reached at hop 0 or 1, and its links are followed even with a small hop limit.
+LISTED_PRIORITY = 10
+LISTING_PRIORITY = 5
+
+
+def article_priority(hops: int) -> int:
+    return LISTED_PRIORITY if hops == 0 else LISTING_PRIORITY - hops
 
 
 def _is_loopback(url: str) -> bool:
@@ -135,7 +143,7 @@ class NewsSpider(Spider):
                 self.site_url + RSS_PATH,
                 callback=self.parse_rss,
                 errback=self.on_error,
-                priority=ARTICLE_PRIORITY - 1,
+                priority=LISTING_PRIORITY,
             )
         # A backfill walks every month since --since; a scheduled run reads the latest months,
         # whose lastmod dates reveal edits to articles it would not download again otherwise.
@@ -150,6 +158,7 @@ class NewsSpider(Spider):
                     callback=self.parse_sitemap,
                     errback=self.on_error,
                     meta={"optional": True},
+                    priority=LISTING_PRIORITY,
                 )
 
     def _listing_request(self, url: str, section: str, page: int) -> Request:
@@ -158,6 +167,7 @@ class NewsSpider(Spider):
             callback=self.parse_listing,
             errback=self.on_error,
             cb_kwargs={"section": section, "page": page},
+            priority=LISTING_PRIORITY,
         )
 
     def article_request(self, url: str, hops: int, modified_at: datetime | None = None) -> Request | None:
@@ -168,7 +178,7 @@ class NewsSpider(Spider):
             callback=self.parse_article,
             errback=self.on_error,
             cb_kwargs={"hops": hops},
-            priority=ARTICLE_PRIORITY - hops,
+            priority=article_priority(hops),
         )
 
     def _entries(self, entries: list[ListingEntry]) -> Iterator[Request]:
@@ -209,7 +219,7 @@ class NewsSpider(Spider):
             record_skip(self.crawler.stats, response.url, "empty_sitemap")
         yield from self._entries(entries)
         for url in nested:
-            yield Request(url, callback=self.parse_sitemap, errback=self.on_error)
+            yield Request(url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY)
 
     def parse_article(self, response: Response, hops: int) -> Iterator[Any]:
         if not self._is_html(response):
@@ -266,7 +276,7 @@ class NewsSpider(Spider):
             logger.info("no %s on the site (404)", url)
             self.crawler.stats.inc_value(key("optional_missing"))
             return
-        if isinstance(failure.value, IgnoreRequest):
+        if isinstance(failure.value, IgnoreRequest) and http is None:
             # robots.txt or the site scope said no; both already counted where they decided
             self.crawler.stats.inc_value(key("ignored"))
             return
