@@ -1,0 +1,1 @@
+"""oilnews benchmarks: `python -m bench [NAME ...]` (see bench/README.md)."""

@@ -1,0 +1,114 @@
+"""Shared by the benchmarks: machine description, timed crawls, the results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kib = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+        memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, AttributeError):
+        pass
+    return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+@dataclass
+class CrawlResult:
+    seconds: float
+    returncode: int
+    stats: dict[str, Any]
+    counts: dict[str, Any]
+    peak_rss_mb: float | None = None
+
+
+def crawl(site: str, db: str, *extra: str, env: dict[str, str] | None = None) -> CrawlResult:
+    """`oilnews crawl` in a fresh process, timed; stats read back from its crawl_runs row."""
+    started = time.perf_counter()
+    process = subprocess.run(
+        [
+            "/usr/bin/time",
+            "-f",
+            "%M",
+            sys.executable,
+            "-m",
+            "oilnews.cli",
+            "crawl",
+            "--site",
+            site,
+            "--db",
+            db,
+            "--quiet",
+            *extra,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    seconds = time.perf_counter() - started
+    peak = None
+    last = process.stderr.strip().splitlines()[-1:] or [""]
+    if last[0].isdigit():
+        peak = int(last[0]) / 1024
+    stats, counts = last_run(db)
+    return CrawlResult(seconds, process.returncode, stats, counts, peak)
+
+
+def last_run(db: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    from sqlalchemy import text
+
+    from oilnews.storage.db import create_db_engine
+
+    engine = create_db_engine(db)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(text("select stats, counts from crawl_runs order by id desc limit 1")).one()
+    finally:
+        engine.dispose()
+    load = lambda v: v if isinstance(v, dict) else json.loads(v)  # noqa: E731
+    return load(row.stats), load(row.counts)
+
+
+def write_section(name: str, title: str, command: str, lines: list[str]) -> None:
+    """Replace (or add) this benchmark's section in bench/RESULTS.md and print it."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    body = [f"## {title}", "", f"Measured {stamp} on {machine()}.", f"Command: `{command}`", "", *lines, ""]
+    block = f"<!-- bench:{name} -->\n" + "\n".join(body) + f"<!-- /bench:{name} -->"
+    print("\n".join(body))
+    text = (
+        RESULTS.read_text()
+        if RESULTS.exists()
+        else (
+            "# Benchmark results\n\nEvery figure below was measured by `python -m bench`, side by side in one run on"
+            " the machine named in its section. Re-run to refresh a section; the others stay.\n"
+        )
+    )
+    pattern = re.compile(rf"<!-- bench:{name} -->.*?<!-- /bench:{name} -->", re.S)
+    text = (
+        pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    )
+    RESULTS.write_text(text)
