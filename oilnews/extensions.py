@@ -37,7 +37,9 @@ def run_counts(stats: dict[str, Any]) -> dict[str, Any]:
         "articles_new": int(stats.get(key("store", "articles_new"), 0)),
         "articles_updated": int(stats.get(key("store", "articles_updated"), 0)),
         "articles_unchanged": int(stats.get(key("store", "articles_unchanged"), 0)),
-        "duplicates": total(key("dedupe", "url_duplicate")) + total(key("dedupe", "content_duplicate")),
+        "duplicates": total(key("dedupe", "url_duplicate"))
+        + total(key("dedupe", "content_duplicate"))
+        + total(key("store", "content_duplicates")),
         "skipped_known": int(stats.get(key("skipped", "known"), 0)),
         "refreshed": total(key("refresh") + "/"),
         "dropped": total(key("dropped") + "/"),

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 
+from oilnews import logmask
 from oilnews.site import DEFAULT_SECTIONS, REAL_SITE_URL
+
+logmask.install()
 
 BOT_NAME = "oilnews"
 SPIDER_MODULES = ["oilnews.spiders"]
@@ -59,6 +62,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "oilnews.extensions.CrawlRunRecorder": 100,
     "oilnews.extensions.ProgressReporter": 200,
+    "oilnews.distributed.RedisWorkerCoordinator": 300,
 }
 
 # --- oilnews: where and what ----------------------------------------------------------------
@@ -97,3 +101,10 @@ OILNEWS_FULL = False  # true: download everything, ignore what is stored
 OILNEWS_REFRESH_WINDOW_HOURS = 48.0  # stored articles younger than this are fetched again
 OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits via lastmod)
 OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed
+
+# --- oilnews: distributed mode (scrapy-redis); off unless OILNEWS_REDIS_URL is set -----------
+OILNEWS_REDIS_URL = os.environ.get("OILNEWS_REDIS_URL", "")
+OILNEWS_REDIS_GENERATION = os.environ.get("OILNEWS_REDIS_GENERATION", "")  # shared by one run's workers
+OILNEWS_REDIS_GENERATION_MINUTES = 30  # default generation: start time floored to the schedule
+OILNEWS_REDIS_KEY_TTL_HOURS = 24.0  # a run's queue and fingerprints expire after this
+OILNEWS_REDIS_IDLE_GRACE = 15.0  # seconds a silent 'busy' peer still keeps a worker open

@@ -140,6 +140,7 @@ class StorePipeline:
             ("aliases", result.aliases),
             ("links", result.links),
             ("quotes", result.quotes),
+            ("content_duplicates", result.folded),
         ):
             if value:
                 self.stats.inc_value(key("store", name), value)

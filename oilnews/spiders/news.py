@@ -17,6 +17,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
+from oilnews import distributed
 from oilnews.dates import parse_since
 from oilnews.items import ListingEntry
 from oilnews.known import KnownIndex
@@ -101,6 +102,7 @@ class NewsSpider(Spider):
             if kwargs.get(argument) not in (None, ""):
                 settings.set(setting, kwargs[argument], priority="cmdline")
         cls._relax_for_replica(settings)
+        distributed.configure(settings)
         spider.configure(settings)
         return spider
 

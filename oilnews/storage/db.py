@@ -52,6 +52,7 @@ ARTICLE_FIELDS = (
 VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
 _MIGRATION_LOCK_ID = 0x0111_4E45_5753  # PostgreSQL advisory lock key: one migrator at a time
+_WRITE_LOCK_ID = 0x0111_4E45_5754  # ... and one article batch at a time
 
 
 def mask_secrets(text: str) -> str:
@@ -173,6 +174,7 @@ class BatchResult:
     aliases: int = 0
     links: int = 0
     quotes: int = 0
+    folded: int = 0  # new URLs whose content another stored URL already has
 
 
 def _chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -189,11 +191,16 @@ def write_batch(
     """Upsert one batch inside the caller's transaction.
 
     An article whose content hash changed keeps its previous fields in `article_versions`
-    and gets `version + 1`; an unchanged one only moves `last_seen_at`.
+    and gets `version + 1`; an unchanged one only moves `last_seen_at`. A new URL whose
+    content is already stored under another URL becomes an alias of it: the database, not a
+    worker's memory, has the last word, so several workers never store one story twice.
     """
     result = BatchResult()
     now = utcnow()
     table = articles_table
+    if conn.dialect.name == "postgresql":
+        # Batches of all workers take turns: the content-hash check below must not race.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_ID})
     by_url = {a["url"]: a for a in articles}  # a URL twice in one batch: the last wins
     if by_url:
         existing = {
@@ -201,6 +208,21 @@ def write_batch(
             for chunk in _chunks(list(by_url), 500)
             for row in conn.execute(select(table).where(table.c.url.in_(chunk)))
         }
+        fresh_hashes = list({a["content_hash"] for url, a in by_url.items() if url not in existing})
+        stored_by_hash = {
+            row.content_hash: row.url
+            for chunk in _chunks(fresh_hashes, 500)
+            for row in conn.execute(
+                select(table.c.url, table.c.content_hash).where(table.c.content_hash.in_(chunk))
+            )
+        }
+        aliases = list(aliases)
+        for url in [u for u in by_url if u not in existing]:
+            original = stored_by_hash.get(by_url[url]["content_hash"])
+            if original is not None and original != url:
+                aliases.append({"url": original, "alias": url})
+                del by_url[url]
+                result.folded += 1
         upserts: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
         for url, article in by_url.items():

@@ -1,0 +1,112 @@
+"""Distributed mode: two workers share one frontier through Redis and one PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from oilnews.replica.server import ReplicaServer
+from tests.conftest import ROOT, query, unavailable
+
+REDIS_URL = os.environ.get("OILNEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ARTICLES = 1000
+
+
+@pytest.fixture
+def redis_url() -> str:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).ping()
+    except Exception as error:
+        unavailable(f"Redis at {REDIS_URL} is not reachable: {error}")
+    return REDIS_URL
+
+
+@pytest.mark.redis
+def test_two_workers_share_one_crawl(redis_url: str, postgres_url: str, tmp_path: Path) -> None:
+    import redis
+
+    generation = f"test-{uuid.uuid4().hex[:8]}"
+    with ReplicaServer(ARTICLES) as site:
+        env = {
+            **os.environ,
+            "OILNEWS_REDIS_URL": redis_url,
+            "OILNEWS_REDIS_GENERATION": generation,
+            "OILNEWS_SPOOL_DIR": str(tmp_path / "spool"),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "oilnews.cli",
+            "crawl",
+            "--site",
+            site.url,
+            "--db",
+            postgres_url,
+            "--quiet",
+            "-s",
+            "CONCURRENT_REQUESTS=8",
+        ]
+        workers = [
+            subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
+        results = [(w.wait(timeout=600), w.stderr.read() if w.stderr else "") for w in workers]
+        for worker in workers:
+            if worker.stderr:
+                worker.stderr.close()
+        hits = dict(site.hits)
+
+    assert [code for code, _ in results] == [0, 0], results
+    article_paths = {p: n for p, n in hits.items() if p.endswith(".html") and "/Page-" not in p}
+    twice = [p for p, n in article_paths.items() if n > 1]
+    assert not twice, f"downloaded more than once: {twice[:5]}"
+    listing_twice = [p for p, n in hits.items() if n > 1 and p not in ("/robots.txt",)]
+    assert not listing_twice, listing_twice[:5]
+
+    rows = query(
+        postgres_url, "select count(*), count(distinct url), count(distinct content_hash) from articles"
+    )
+    assert tuple(rows[0]) == (ARTICLES, ARTICLES, ARTICLES)
+    runs = query(postgres_url, "select status, counts from crawl_runs order by id")
+    assert [r.status for r in runs] == ["finished", "finished"]
+    pages = [
+        (r.counts if isinstance(r.counts, dict) else json.loads(r.counts))["pages_article"] for r in runs
+    ]
+    assert all(p > 50 for p in pages), pages  # both workers did real work
+    assert sum(pages) == len(article_paths)
+
+    server = redis.Redis.from_url(redis_url)
+    keys = list(server.scan_iter(f"oilnews:{generation}:*"))
+    assert keys and all(0 < server.ttl(k) <= 24 * 3600 for k in keys)  # the frontier expires
+    server.delete(*keys)
+
+
+def test_without_redis_url_nothing_of_redis_is_loaded(replica: ReplicaServer, sqlite_url: str) -> None:
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['oilnews', 'crawl', '--site', sys.argv[1], '--db', sys.argv[2], '--quiet', '--max-pages', '1']\n"
+        "from oilnews.cli import main\n"
+        "code = main()\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'scrapy_redis'))\n"
+        "print(code, loaded)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OILNEWS_REDIS")}
+    result = subprocess.run(
+        [sys.executable, "-c", probe, replica.url, sqlite_url],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.stdout.strip() == "0 []", result.stdout + result.stderr
