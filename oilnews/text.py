@@ -50,6 +50,14 @@ def clean_line(text: str | None) -> str:
     """One line of text: entities decoded, mojibake fixed, whitespace collapsed."""
     if not text:
         return ""
+    if (
+        text.isascii()
+        and "&" not in text
+        and "  " not in text
+        and text == text.strip()
+        and text.isprintable()
+    ):
+        return text  # already clean: most titles and anchors on the page
     if "&" in text:
         text = html.unescape(text)
     text = fix_mojibake(text)

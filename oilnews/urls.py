@@ -6,6 +6,7 @@ parameters, a fragment, an AMP suffix, `www.` or plain http must map to one key.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from oilnews.site import REAL_SITE_HOSTS, is_article_path
@@ -30,10 +31,17 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     `www.` there, no default port, no fragment, no tracking parameters, remaining
     parameters sorted, `.amp.html` folded into `.html`.
     """
-    if base is not None:
-        url = urljoin(base, url.strip())
+    url = url.strip()
+    if base is not None and not url.startswith(("http://", "https://")):
+        url = urljoin(base, url)
+    return _canonical_absolute(url)
+
+
+@lru_cache(maxsize=65536)
+def _canonical_absolute(url: str) -> str | None:
+    # Sidebars repeat the same few hundred URLs on every page: cached.
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return None

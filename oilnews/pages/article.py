@@ -12,17 +12,17 @@ from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
-from parsel import Selector
 from scrapy.http import TextResponse
 
 from oilnews.dates import parse_byline_date, parse_iso
 from oilnews.items import ArticleItem, ArticleLink
-from oilnews.pages.common import as_list, element_text, json_ld_of_type, selector_text
+from oilnews.pages.common import Page, as_list, element_text, json_ld_of_type
 from oilnews.site import section_of_path
 from oilnews.text import clean_line, is_boilerplate, is_signature
 from oilnews.urls import canonical_url, same_origin
 
-BODY_CONTAINERS = "#news-content, #article-content"
+# News items use #news-content, editorials and premium articles #article-content.
+BODY_CONTAINERS = "id('news-content article-content')"  # id(): lxml's index, no tree scan
 _TITLE_SUFFIX = re.compile(r"\s*\|\s*OilPrice\.com\s*$", re.IGNORECASE)
 _MORE_HEADING = re.compile(r"^more (?:top reads|company news) from oilprice\.com:?$", re.IGNORECASE)
 _OUTLET = re.compile(
@@ -36,31 +36,44 @@ _LIST_TAGS = frozenset({"ul", "ol"})
 _CONTAINER_TAGS = frozenset({"div", "section", "article", "span", "center", "main", "body", "html"})
 _SKIP_CLASSES = ("stock", "quote", "share", "ad-", "ads", "advert", "newsletter", "subscribe")
 
-# Sidebar and page blocks whose links lead to more articles (the crawl frontier).
+# Sidebar and page blocks whose links lead to more articles (the crawl frontier):
+# (kind, class of the <a>, class of the element holding its title or None for the <a> itself).
 LINK_BLOCKS: tuple[tuple[str, str, str | None], ...] = (
-    ("related", "ul.sidebarRelatedArticles__list a.sidebarRelatedArticles__itemLink", None),
-    (
-        "popular",
-        "div.sidebarTrendingArticles a.sidebarTrendingArticles__article",
-        "p.sidebarTrendingArticles__articleTitle",
-    ),
-    (
-        "most_commented",
-        "div.sidebarSponsorContent a.sidebarSponsorContent__article",
-        "p.sidebarSponsorContent__articleTitle",
-    ),
-    (
-        "previous",
-        "div.singleArticle__navigation__previous a.singleArticle__navigation__articleTitleLink",
-        None,
-    ),
-    ("next", "div.singleArticle__navigation__next a.singleArticle__navigation__articleTitleLink", None),
-    (
-        "related_posts",
-        "div.articleRelatedPosts a.articleRelatedPosts__article",
-        "h3.articleRelatedPosts__articleTitle",
-    ),
+    ("related", "sidebarRelatedArticles__itemLink", None),
+    ("popular", "sidebarTrendingArticles__article", "sidebarTrendingArticles__articleTitle"),
+    ("most_commented", "sidebarSponsorContent__article", "sidebarSponsorContent__articleTitle"),
+    ("navigation", "singleArticle__navigation__articleTitleLink", None),  # previous or next, by ancestor
+    ("related_posts", "articleRelatedPosts__article", "articleRelatedPosts__articleTitle"),
 )
+
+
+def _block_links(page: Page, links: _Links) -> None:
+    # One pass over the page's classed links, matched in Python: XPath class tests over
+    # the whole page cost more than the parse itself.
+    for a in page.xpath("//a[@class]"):
+        classes = str(a.get("class") or "").split()
+        for block, css, title_css in LINK_BLOCKS:
+            if css not in classes:
+                continue
+            kind = _navigation_kind(a) if block == "navigation" else block
+            if kind is None:
+                break
+            title = ""
+            if title_css is not None:
+                holder = next((e for e in a.iter() if title_css in str(e.get("class") or "").split()), None)
+                title = element_text(holder) if holder is not None else ""
+            links.add(a.get("href"), kind, title or element_text(a))
+            break
+
+
+def _navigation_kind(element: Any) -> str | None:
+    for ancestor in element.iterancestors():
+        classes = str(ancestor.get("class") or "")
+        if "singleArticle__navigation__previous" in classes:
+            return "previous"
+        if "singleArticle__navigation__next" in classes:
+            return "next"
+    return None
 
 
 class _Links:
@@ -161,24 +174,46 @@ class _BodyWalker:
             self.links.add(a.get("href"), "body", element_text(a))
 
 
-def _title(sel: Selector, ld: dict[str, Any]) -> str:
-    h1 = sel.css("div.singleArticle__content h1")
-    title = selector_text(h1[0]) if h1 else ""
+def _content(page: Page) -> Any:
+    """The block holding the heading, byline and body (looked up once per page)."""
+    if "content" not in page.memo:
+        # In the 2025 template it is the body container's parent: found without a tree scan.
+        body = _body_container(page)
+        parent = body.getparent() if body is not None else None
+        if parent is not None and "singleArticle__content" in str(parent.get("class") or ""):
+            page.memo["content"] = parent
+        else:
+            page.memo["content"] = page.first_at("//div[contains(@class, 'singleArticle__content')]")
+    return page.memo["content"]
+
+
+def _body_container(page: Page) -> Any:
+    if "body" not in page.memo:
+        page.memo["body"] = page.first_at(BODY_CONTAINERS)
+    return page.memo["body"]
+
+
+def _title(page: Page, ld: dict[str, Any]) -> str:
+    content = _content(page)
+    title = page.text_at(".//h1", content) if content is not None else ""
     if not title:
         title = clean_line(unescape(str(ld.get("headline") or ld.get("name") or "")))
     if not title:
-        og = sel.css('meta[property="og:title"]::attr(content)').get() or sel.css("title::text").get()
+        og = page.meta("og:title") or page.text_at("//title")
         title = _TITLE_SUFFIX.sub("", clean_line(og))
     return title
 
 
-def _byline(sel: Selector) -> tuple[list[str], str]:
+def _byline(page: Page) -> tuple[list[str], str]:
     """Names and date text from `By <a>Name</a> - Aug 01, 2025, 2:15 AM CDT`."""
-    node = sel.css("span.article_byline")
-    if not node:
+    content = _content(page)
+    node = page.first_at(
+        ".//span[contains(@class, 'article_byline')]", content if content is not None else page.root
+    )
+    if node is None:
         return [], ""
-    text = selector_text(node[0])
-    names = [clean_line(n) for n in node.css("a::text").getall() if clean_line(n)]
+    text = element_text(node)
+    names = [name for name in (element_text(a) for a in node.iter("a")) if name]
     head, _, date_text = text.partition(" - ")
     if not names:
         who = re.sub(r"^By\.?\s+", "", head.strip(), flags=re.IGNORECASE)
@@ -207,11 +242,8 @@ def _source(ld: dict[str, Any], authors: list[str]) -> str:
     return "Oilprice.com"
 
 
-def _image(sel: Selector, ld: dict[str, Any]) -> str | None:
-    candidates: list[Any] = [
-        *as_list(ld.get("image")),
-        sel.css('meta[property="og:image"]::attr(content)').get(),
-    ]
+def _image(page: Page, ld: dict[str, Any]) -> str | None:
+    candidates: list[Any] = [*as_list(ld.get("image")), page.meta("og:image")]
     for candidate in candidates:
         url = candidate.get("url") if isinstance(candidate, dict) else candidate
         if isinstance(url, str) and url.strip() and not any(g in url for g in _GENERIC_IMAGES):
@@ -219,21 +251,17 @@ def _image(sel: Selector, ld: dict[str, Any]) -> str | None:
     return None
 
 
-def _keywords(sel: Selector) -> list[str]:
-    raw = (
-        sel.css('meta[name="news_keywords"]::attr(content)').get()
-        or sel.css('meta[name="keywords"]::attr(content)').get()
-        or ""
-    )
+def _keywords(page: Page) -> list[str]:
+    raw = page.meta("news_keywords") or page.meta("keywords") or ""
     words = (clean_line(k) for k in raw.split(","))
     return list(dict.fromkeys(w for w in words if w))
 
 
-def _canonical(sel: Selector, ld: dict[str, Any], response_url: str) -> str:
+def _canonical(page: Page, ld: dict[str, Any], response_url: str) -> str:
     for candidate in (
-        sel.css('link[rel="canonical"]::attr(href)').get(),
+        page.meta("canonical"),
         ld.get("url"),
-        sel.css('meta[property="og:url"]::attr(content)').get(),
+        page.meta("og:url"),
     ):
         if isinstance(candidate, str) and candidate.strip():
             url = canonical_url(candidate, response_url)
@@ -243,54 +271,54 @@ def _canonical(sel: Selector, ld: dict[str, Any], response_url: str) -> str:
     return canonical_url(response_url) or response_url
 
 
-def _is_premium(sel: Selector, url: str, summary: list[str]) -> bool:
-    if "/gea-articles/" in url or sel.css(".premium_badge, .singleArticle__premium, .premiumContent"):
+def _is_premium(page: Page, url: str, summary: list[str], container: Any) -> bool:
+    if "/gea-articles/" in url:
         return True
-    marker = sel.xpath(
-        '//div[contains(@class,"singleArticle")]//*[normalize-space(text())="Premium Content"]'
-    )
-    return bool(marker) or (bool(summary) and sel.css("#article-content") != [])
+    content = _content(page)
+    # The badge sits above the title, a direct child of the content block.
+    if content is not None and page.xpath(
+        "./*[contains(@class, 'premium') or normalize-space(.) = 'Premium Content']", content
+    ):
+        return True
+    return bool(summary) and container is not None and container.get("id") == "article-content"
 
 
 def parse_article(response: TextResponse) -> ArticleItem:
-    sel = response.selector
-    ld = json_ld_of_type(sel, "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle")
-    url = _canonical(sel, ld, response.url)
+    page = Page.of(response)
+    ld = json_ld_of_type(page, "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle")
+    url = _canonical(page, ld, response.url)
     links = _Links(url)
 
-    byline_names, byline_date = _byline(sel)
+    byline_names, byline_date = _byline(page)
     authors = _authors(ld, byline_names)
 
     walker = _BodyWalker(links, authors)
-    container = sel.css(BODY_CONTAINERS)
-    if container:
-        walker.walk(container[0].root)
+    container = _body_container(page)
+    if container is not None:
+        walker.walk(container)
     body = "\n\n".join(walker.paragraphs)
     body_source = "html" if body else "none"
-    if not body and ld.get("articleBody") and not container:
+    if not body and ld.get("articleBody") and container is None:
         body = clean_line(unescape(str(ld["articleBody"])))
         body_source = "json_ld"
 
-    for kind, css, title_css in LINK_BLOCKS:
-        for a in sel.css(css):
-            title = selector_text(a.css(title_css)[0]) if title_css and a.css(title_css) else selector_text(a)
-            links.add(a.attrib.get("href"), kind, title)
+    _block_links(page, links)
 
     published = parse_iso(ld.get("datePublished")) or parse_byline_date(byline_date)
     modified = parse_iso(ld.get("dateModified"))
     return ArticleItem(
         url=url,
-        title=_title(sel, ld),
+        title=_title(page, ld),
         authors=authors,
         source=_source(ld, authors),
         published_at=published,
         modified_at=modified,
         section=section_of_path(urlsplit(url).path),
-        keywords=_keywords(sel),
+        keywords=_keywords(page),
         summary=walker.summary,
         body=body,
-        image_url=_image(sel, ld),
-        is_premium=_is_premium(sel, url, walker.summary),
+        image_url=_image(page, ld),
+        is_premium=_is_premium(page, url, walker.summary, container),
         links=links.items,
         fetched_url=response.url,
         body_source=body_source,
