@@ -76,8 +76,13 @@ def _navigation_kind(element: Any) -> str | None:
     return None
 
 
+# A real article page carries about 30 links; a page with thousands is hostile or broken,
+# and storing them all would let one page flood article_links and the crawl frontier.
+MAX_LINKS_PER_PAGE = 1000
+
+
 class _Links:
-    """Links of one page, canonicalised, deduplicated per (url, kind), order kept."""
+    """Links of one page, canonicalised, deduplicated per (url, kind), order kept, bounded."""
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
@@ -85,6 +90,8 @@ class _Links:
         self._seen: set[tuple[str, str]] = set()
 
     def add(self, href: str | None, kind: str, title: str = "") -> None:
+        if len(self.items) >= MAX_LINKS_PER_PAGE:
+            return
         url = canonical_url(href, self.base_url) if href else None
         if url is None or (url, kind) in self._seen:
             return

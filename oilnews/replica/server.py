@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from oilnews.replica import pages
 from oilnews.replica.content import Catalogue
+from oilnews.replica.faults import Fault, serve_fault
 from oilnews.site import LISTING_PAGE_RE, RSS_PATH
 
 _SITEMAP = re.compile(r"^/sitemap_articles_(\d{4})_(\d{1,2})\.xml$")
@@ -32,6 +33,7 @@ class ReplicaState:
     access_log: Path | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     broken_articles: bool = False  # serve article pages with the body container missing
+    faults: dict[str, Fault] = field(default_factory=dict)  # path -> misbehaviour (tests)
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
@@ -51,6 +53,10 @@ class ReplicaHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlsplit(self.path).path
         status, content_type, body = self.route(path)
+        fault = self.server.state.faults.get(path)
+        if fault is not None and fault.fires():
+            self.server.state.record("GET", path, serve_fault(self, fault, path, body))
+            return
         self.server.state.record("GET", path, status)
         data = body.encode("utf-8")
         self.send_response(status)

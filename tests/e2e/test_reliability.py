@@ -1,0 +1,173 @@
+"""Faults and hostile input: the crawl completes, nothing is lost or doubled, every failure is
+counted with its reason and its URL recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from oilnews.replica.faults import Fault
+from oilnews.replica.server import ReplicaServer
+from tests.conftest import IN_CI, ROOT, crawl, query, unavailable
+
+N = 120
+FAST_RETRIES = ["-s", "DOWNLOAD_TIMEOUT=2", "-s", "OILNEWS_RETRY_BACKOFF_BASE=0.2", "-s", "RETRY_TIMES=2",
+                "-s", "OILNEWS_HEALTH_MAX_ERROR_RATE=1"]
+
+
+def run_stats(db: str) -> dict:  # type: ignore[type-arg]
+    (row,) = query(db, "select stats from crawl_runs order by id desc limit 1")
+    return row.stats if isinstance(row.stats, dict) else json.loads(row.stats)
+
+
+def test_server_faults_and_hostile_pages(sqlite_url: str, tmp_path: Path) -> None:
+    with ReplicaServer(N) as site, ReplicaServer(5) as elsewhere:
+        cat = site.state.catalogue
+        paths = [cat.path(i) for i in range(N) if i % 50 != 21]  # no content twins
+        recovers = {"500": 1, "502": 1, "503": 2, "429": 1, "retry_after": 1, "reset": 1, "truncated": 1}
+        gives_up = {"503": None, "reset": None, "timeout": None, "huge": None, "redirect_loop": None,
+                    "redirect_offsite": None, "empty": None}
+        stored_anyway = ["slow", "malformed", "latin1_no_charset", "many_links", "hostile_body"]
+        plan: dict[str, tuple[str, Fault]] = {}
+        pick = iter(paths[10:])
+        for kind, times in recovers.items():
+            plan[next(pick)] = ("recovers", Fault(kind, times=times))
+        for kind, times in gives_up.items():
+            plan[next(pick)] = (kind, Fault(kind, times=times, seconds=4, target=elsewhere.url))
+        for kind in stored_anyway:
+            plan[next(pick)] = (kind, Fault(kind, seconds=1))
+        site.state.faults = {path: fault for path, (_, fault) in plan.items()}
+
+        result = crawl(site.url, sqlite_url, *FAST_RETRIES, tmp=tmp_path)
+        assert result.returncode in (0, 1), result.stderr
+        assert not elsewhere.hits, "a redirect led the crawler off the site"
+
+    stats = run_stats(sqlite_url)
+    assert stats["finish_reason"] == "finished"
+    stored = {r.url.removeprefix(site.url) for r in query(sqlite_url, "select url from articles")}
+    skipped = {s["url"].removeprefix(site.url): s["reason"] for s in stats["oilnews/skipped_urls"]}
+    for path, (expect, _fault) in plan.items():
+        if expect == "recovers" or expect in stored_anyway and expect != "malformed":
+            assert path in stored, (expect, path)
+        elif expect in gives_up:
+            assert path not in stored, (expect, path)
+            assert path in skipped, (expect, path, skipped)
+    assert skipped[next(p for p, (e, _) in plan.items() if e == "503")] == "http_503"
+    assert skipped[next(p for p, (e, _) in plan.items() if e == "empty")] == "empty_page"
+    assert skipped[next(p for p, (e, _) in plan.items() if e == "redirect_offsite")] == "redirect_offsite"
+    assert stats.get("oilnews/retry/waits", 0) >= len(recovers)
+    # every article without a permanent fault is stored
+    assert len(stored) == len(paths) - len(gives_up) - (0 if any(
+        p in stored for p, (e, _) in plan.items() if e == "malformed") else 1)
+    bodies = " ".join(r.body for r in query(sqlite_url, "select body from articles"))
+    assert "INJECTED" not in bodies and "<script" not in bodies
+    many = next(p for p, (e, _) in plan.items() if e == "many_links")
+    (links,) = query(sqlite_url, "select count(*) from article_links l join articles a on a.id = l.article_id "
+                                 "where a.url = :u", u=site.url + many)
+    assert 0 < links[0] <= 1000  # bounded
+
+
+def test_scope_refuses_other_hosts_ports_and_schemes(sqlite_url: str, tmp_path: Path) -> None:
+    with ReplicaServer(40) as site, ReplicaServer(5) as other:
+        first = site.state.catalogue.path(5)
+        site.state.faults = {first: Fault("redirect_offsite", target=other.url)}
+        result = crawl(site.url, sqlite_url, tmp=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert not other.hits
+    stats = run_stats(sqlite_url)
+    assert stats["oilnews/scope/redirect_offsite"] >= 1
+    # recorded at most: off-site and non-HTTP links are links, never requests
+    recorded = {r.target_url for r in query(sqlite_url, "select distinct target_url from article_links")}
+    assert any(u.startswith("https://www.bloomberg.com/") for u in recorded)
+    assert not any(u.startswith(("file:", "javascript:", "data:", "mailto:")) for u in recorded)
+
+
+def test_sigkill_at_random_moments_then_clean_rerun(sqlite_url: str, tmp_path: Path) -> None:
+    rng = random.Random(20261124)
+    with ReplicaServer(N * 2) as site:
+        for _ in range(3):
+            command = [sys.executable, "-m", "oilnews.cli", "crawl", "--site", site.url, "--db", sqlite_url,
+                       "--quiet", "-s", "OILNEWS_DB_BATCH_SIZE=7", "-s", "CONCURRENT_REQUESTS=4",
+                       "-s", f"OILNEWS_SPOOL_DIR={tmp_path / 'spool'}"]
+            process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.8, 3.0))
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=60)
+        assert crawl(site.url, sqlite_url, tmp=tmp_path).returncode == 0
+    rows = query(sqlite_url, "select count(*), count(distinct url), count(distinct content_hash) from articles")
+    assert tuple(rows[0]) == (N * 2, N * 2, N * 2)
+    aliases = query(sqlite_url, "select count(*) from article_aliases")[0][0]
+    assert aliases == sum(1 for i in range(N * 2) if i % 50 == 21)
+
+
+def test_database_url_password_never_logged(replica: ReplicaServer, postgres_url: str, tmp_path: Path) -> None:
+    secret_url = postgres_url.replace("postgresql://postgres@", "postgresql://postgres:s3cret-pw@")
+    result = crawl(replica.url, secret_url, "--max-pages", "1", "--log-level", "INFO", "-s", "LOG_LEVEL=DEBUG",
+                   tmp=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "s3cret-pw" not in result.stderr and "postgres:***@" in result.stderr
+    (row,) = query(postgres_url, "select stats::text as s, counts::text as c, health::text as h from crawl_runs")
+    assert "s3cret-pw" not in row.s + row.c + row.h
+
+
+def _pg_restart() -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True,
+                   capture_output=True, timeout=120)
+
+
+@pytest.mark.postgres
+def test_postgres_restart_mid_crawl_loses_and_doubles_nothing(postgres_url: str, tmp_path: Path) -> None:
+    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
+        unavailable("restarting PostgreSQL needs root and Debian's pg_ctlcluster")
+    with ReplicaServer(N * 2) as site:
+        command = [sys.executable, "-m", "oilnews.cli", "crawl", "--site", site.url, "--db", postgres_url, "--quiet",
+                   "-s", "OILNEWS_DB_BATCH_SIZE=10", "-s", "CONCURRENT_REQUESTS=2", "-s", "DOWNLOAD_DELAY=0.02",
+                   "-s", "OILNEWS_DB_RETRY_BACKOFF=1", "-s", "OILNEWS_DB_RETRIES=8",
+                   "-s", f"OILNEWS_SPOOL_DIR={tmp_path / 'spool'}"]
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None and time.monotonic() < deadline
+            try:
+                if query(postgres_url, "select count(*) from articles")[0][0] >= 30:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.2)
+        _pg_restart()
+        _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "reconnecting" in stderr
+    rows = query(postgres_url, "select count(*), count(distinct url) from articles")
+    assert tuple(rows[0]) == (N * 2 - 5, N * 2 - 5)  # 5 content twins are aliases
+    assert query(postgres_url, "select count(*) from article_aliases")[0][0] == 5
+    stats = run_stats(postgres_url)
+    assert stats.get("oilnews/store/retries", 0) >= 1 and not stats.get("oilnews/store/spooled_items")
+
+
+def test_read_only_database_is_a_clear_failure(replica: ReplicaServer, tmp_path: Path) -> None:
+    db_file = tmp_path / "ro.db"
+    writable = f"sqlite:///{db_file}"
+    assert crawl(replica.url, writable, "--max-pages", "1", tmp=tmp_path).returncode == 0
+    read_only = f"sqlite:///file:{db_file}?mode=ro&uri=true"
+    result = crawl(replica.url, read_only, "--max-pages", "1", "-s", "OILNEWS_DB_RETRIES=1", tmp=tmp_path)
+    assert result.returncode != 0
+    assert "readonly database" in result.stderr or "read-only" in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr.splitlines()[-1]
+
+
+def test_ci_has_every_service() -> None:
+    """Under CI=true the fault tests above must have run, not skipped."""
+    if not IN_CI:
+        pytest.skip("only meaningful under CI=true")
+    assert shutil.which("pg_ctlcluster") and os.geteuid() == 0
