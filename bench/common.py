@@ -125,7 +125,9 @@ def postgres_database() -> Iterator[str]:
 
     admin_url = os.environ.get("OILNEWS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     name = f"oilnews_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     try:

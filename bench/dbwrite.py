@@ -22,10 +22,16 @@ def make_items() -> list[Any]:
     items = []
     for i in range(ROWS):
         item = ArticleItem(
-            url=f"https://oilprice.com/Energy/Crude-Oil/Article-{i}.html", title=f"Article {i}",
-            authors=["Irina Slav"], source="Oilprice.com", published_at=base + timedelta(minutes=i),
-            section="Energy/Crude-Oil", keywords=["oil", "crude"],
-            body="\n\n".join(f"Paragraph {p} of article {i}, with some words about crude oil." for p in range(6)),
+            url=f"https://oilprice.com/Energy/Crude-Oil/Article-{i}.html",
+            title=f"Article {i}",
+            authors=["Irina Slav"],
+            source="Oilprice.com",
+            published_at=base + timedelta(minutes=i),
+            section="Energy/Crude-Oil",
+            keywords=["oil", "crude"],
+            body="\n\n".join(
+                f"Paragraph {p} of article {i}, with some words about crude oil." for p in range(6)
+            ),
         )
         items.append(clean_article(item))
     return items
@@ -67,8 +73,15 @@ def core_executemany(url: str, items: list[Any]) -> float:
     database = Database(url)
     database.transaction(lambda conn: None)  # schema
     now = datetime.now(UTC)
-    rows = [{**{k: getattr(i, k) for k in ARTICLE_FIELDS}, "version": 1, "first_seen_at": now, "last_seen_at": now}
-            for i in items]
+    rows = [
+        {
+            **{k: getattr(i, k) for k in ARTICLE_FIELDS},
+            "version": 1,
+            "first_seen_at": now,
+            "last_seen_at": now,
+        }
+        for i in items
+    ]
     started = time.perf_counter()
     with database.engine.begin() as conn:
         conn.execute(insert(articles_table), rows)
@@ -81,8 +94,13 @@ def main() -> None:
     items = make_items()
     results: list[tuple[str, float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        results.append(("SQLite", store_pipeline(f"sqlite:///{tmp}/a.db", items, Path(tmp)),
-                        core_executemany(f"sqlite:///{tmp}/b.db", items)))
+        results.append(
+            (
+                "SQLite",
+                store_pipeline(f"sqlite:///{tmp}/a.db", items, Path(tmp)),
+                core_executemany(f"sqlite:///{tmp}/b.db", items),
+            )
+        )
         with postgres_database() as a, postgres_database() as b:
             results.append(("PostgreSQL", store_pipeline(a, items, Path(tmp)), core_executemany(b, items)))
     lines = [
@@ -94,7 +112,10 @@ def main() -> None:
         "",
         "| database | store pipeline rows/s | Core executemany rows/s | ratio |",
         "|---|---:|---:|---:|",
-        *(f"| {db} | {ROWS / ours:,.0f} | {ROWS / core:,.0f} | {core / ours:.2f} |" for db, ours, core in results),
+        *(
+            f"| {db} | {ROWS / ours:,.0f} | {ROWS / core:,.0f} | {core / ours:.2f} |"
+            for db, ours, core in results
+        ),
     ]
     write_section("dbwrite", "Database write throughput (issue 7.3)", "python -m bench dbwrite", lines)
 

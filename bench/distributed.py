@@ -18,11 +18,17 @@ REDIS_URL = os.environ.get("OILNEWS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 
 def run_workers(site: str, db: str, workers: int, tmp: Path) -> float:
-    env = {**os.environ, "OILNEWS_REDIS_URL": REDIS_URL, "OILNEWS_REDIS_GENERATION": f"bench-{uuid.uuid4().hex[:8]}",
-           "OILNEWS_SPOOL_DIR": str(tmp / "spool")}
+    env = {
+        **os.environ,
+        "OILNEWS_REDIS_URL": REDIS_URL,
+        "OILNEWS_REDIS_GENERATION": f"bench-{uuid.uuid4().hex[:8]}",
+        "OILNEWS_SPOOL_DIR": str(tmp / "spool"),
+    }
     command = [sys.executable, "-m", "oilnews.cli", "crawl", "--site", site, "--db", db, "--quiet"]
     started = time.perf_counter()
-    processes = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)]
+    processes = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL) for _ in range(workers)
+    ]
     codes = [p.wait() for p in processes]
     assert codes == [0] * workers, codes
     return time.perf_counter() - started
@@ -54,7 +60,9 @@ def main() -> None:
         "",
         f"Speed-up of two workers over one: {timings[1] / timings[2]:.2f}x.",
     ]
-    write_section("distributed", "Two workers vs one through Redis (issue 7.5)", "python -m bench distributed", lines)
+    write_section(
+        "distributed", "Two workers vs one through Redis (issue 7.5)", "python -m bench distributed", lines
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,19 @@ ARTICLES = 20_000
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ReplicaServer(ARTICLES) as site:
         db = f"sqlite:///{Path(tmp) / 'memory.db'}"
-        command = [sys.executable, "-m", "oilnews.cli", "crawl", "--site", site.url, "--db", db, "--quiet",
-                   "-s", f"OILNEWS_SPOOL_DIR={Path(tmp) / 'spool'}"]
+        command = [
+            sys.executable,
+            "-m",
+            "oilnews.cli",
+            "crawl",
+            "--site",
+            site.url,
+            "--db",
+            db,
+            "--quiet",
+            "-s",
+            f"OILNEWS_SPOOL_DIR={Path(tmp) / 'spool'}",
+        ]
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL)
         watched = psutil.Process(process.pid)

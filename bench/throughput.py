@@ -18,13 +18,24 @@ def pages_per_second(result: CrawlResult) -> float:
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, ReplicaServer(ARTICLES) as site:
         spool = ["-s", f"OILNEWS_SPOOL_DIR={Path(tmp) / 'spool'}"]
-        bare = crawl(site.url, f"sqlite:///{Path(tmp) / 'bare.db'}", *spool, "-s", "ITEM_PIPELINES={}",
-                     "-s", "OILNEWS_HEALTH_ENABLED=false")  # no items by design
+        bare = crawl(
+            site.url,
+            f"sqlite:///{Path(tmp) / 'bare.db'}",
+            *spool,
+            "-s",
+            "ITEM_PIPELINES={}",
+            "-s",
+            "OILNEWS_HEALTH_ENABLED=false",
+        )  # no items by design
         lite = crawl(site.url, f"sqlite:///{Path(tmp) / 'full.db'}", *spool)
         with postgres_database() as pg:
             postgres = crawl(site.url, pg, *spool)
     rows = []
-    for label, result in (("no item pipelines", bare), ("full pipeline, SQLite", lite), ("full pipeline, PostgreSQL", postgres)):
+    for label, result in (
+        ("no item pipelines", bare),
+        ("full pipeline, SQLite", lite),
+        ("full pipeline, PostgreSQL", postgres),
+    ):
         assert result.returncode == 0, f"{label}: crawl failed"
         rows.append(
             f"| {label} | {result.stats['response_received_count']:,} | {result.counts['articles_new']:,} | "

@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.crawler import Crawler
@@ -43,10 +44,12 @@ class SiteScopeMiddleware:
     def process_request(self, request: Request) -> None:
         if same_origin(request.url, self.site_url):
             return
-        reason = "redirect_offsite" if request.meta.get("redirect_urls") else "offsite"
-        logger.info("refusing %s request to %s (outside %s)", reason, request.url, self.site_url)
+        redirects = request.meta.get("redirect_urls") or ()
+        reason = "redirect_offsite" if redirects else "offsite"
+        logger.warning("refusing %s request to %s (outside %s)", reason, request.url, self.site_url)
         self.stats.inc_value(key("scope", reason))
-        record_skip(self.stats, request.url, reason)
+        # A redirect is recorded under the page of ours that led off the site.
+        record_skip(self.stats, str(redirects[0]) if redirects else request.url, reason)
         raise IgnoreRequest(f"{request.url} is outside {self.site_url}")
 
 
@@ -106,3 +109,32 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if retry is not None:
             await self._wait(request, None)
         return retry
+
+
+class RedirectLoopMiddleware:
+    """Stops a redirect back to a URL already in the chain, and records it.
+
+    Left to RedirectMiddleware, the looping request would go to the scheduler and the
+    dupefilter would drop it without a trace: a lost page with no record. This middleware
+    sits nearer the downloader than RedirectMiddleware, so it sees the 3xx first.
+    """
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RedirectLoopMiddleware:
+        return cls(crawler.stats)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get("Location")
+        if not 300 <= response.status < 400 or not location:
+            return response
+        target = urljoin(request.url, location.decode("latin-1"))
+        chain = [*request.meta.get("redirect_urls", ()), request.url]
+        if target in chain:
+            logger.error("request failed: %s (redirect loop)", chain[0])
+            self.stats.inc_value(key("scope", "redirect_loop"))
+            record_skip(self.stats, str(chain[0]), "redirect_loop")
+            raise IgnoreRequest(f"redirect loop at {target}")
+        return response

@@ -53,6 +53,7 @@ DOWNLOADER_MIDDLEWARES = {
     "oilnews.middlewares.SiteScopeMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "oilnews.middlewares.BackoffRetryMiddleware": 550,
+    "oilnews.middlewares.RedirectLoopMiddleware": 650,  # before RedirectMiddleware (600) sees a 3xx
 }
 SPIDER_MIDDLEWARES: dict[str, int] = {}
 
@@ -76,6 +77,7 @@ OILNEWS_USE_RSS = True
 OILNEWS_MAX_PAGES = 0  # listing pages per section; 0 = follow pagination to the end
 OILNEWS_SINCE = ""  # "2024-01": stop paginating at older listings, backfill sitemaps
 OILNEWS_MAX_HOPS = 2  # sidebar/related-link hops away from a listing, RSS or sitemap
+OILNEWS_MAX_FOLLOW_PER_PAGE = 100  # new article requests one page may add (real pages link ~30)
 OILNEWS_POLITE = "auto"  # auto: polite unless the site is a loopback replica; true/false
 
 # --- oilnews: storage ---------------------------------------------------------------------

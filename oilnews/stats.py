@@ -6,7 +6,7 @@ from typing import Any
 
 PREFIX = "oilnews"
 SKIPPED_URLS_KEY = f"{PREFIX}/skipped_urls"
-MAX_SKIPPED_URLS = 1000
+MAX_SKIPPED_URLS_PER_REASON = 200  # the count is exact; the URL list is a bounded sample
 
 
 def key(*parts: str) -> str:
@@ -20,5 +20,6 @@ def record_skip(stats: Any, url: str, reason: str) -> None:
     if skipped is None:
         skipped = []
         stats.set_value(SKIPPED_URLS_KEY, skipped)
-    if len(skipped) < MAX_SKIPPED_URLS:
+    # Per reason, so a flood of one kind (a page of 10,000 dead links) cannot hide another.
+    if stats.get_value(key("skipped", reason)) <= MAX_SKIPPED_URLS_PER_REASON:
         skipped.append({"url": url, "reason": reason})

@@ -66,6 +66,7 @@ def _canonical_absolute(url: str) -> str | None:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+@lru_cache(maxsize=65536)
 def origin(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) with the default port filled in; None if not http(s)."""
     try:

@@ -26,3 +26,24 @@ def test_secrets_masked_and_driver_chosen() -> None:
     assert mask_secrets("redis://:pw@127.0.0.1:6379/0") == "redis://:***@127.0.0.1:6379/0"
     assert normalize_database_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert normalize_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_transaction_retries_on_a_fresh_connection_after_the_server_drops_it(postgres_url: str) -> None:
+    from sqlalchemy import text
+
+    retried: list[BaseException] = []
+    database = Database(postgres_url, retries=3, backoff=0.01)
+    database.on_retry = retried.append
+    attempts = []
+
+    def work(conn):  # type: ignore[no-untyped-def]
+        attempts.append(conn.execute(text("select pg_backend_pid()")).scalar())
+        if len(attempts) == 1:
+            conn.execute(text("select pg_terminate_backend(pg_backend_pid())"))  # the server kills us
+        return conn.execute(text("select 42")).scalar()
+
+    try:
+        assert database.transaction(work) == 42
+    finally:
+        database.close()
+    assert len(attempts) == 2 and attempts[0] != attempts[1] and len(retried) == 1

@@ -22,7 +22,7 @@ from scrapy.crawler import Crawler
 from oilnews.items import ArticleItem, PriceQuoteItem
 from oilnews.pipelines.dedupe import AliasItem
 from oilnews.stats import key
-from oilnews.storage.db import BatchResult, Database, mask_secrets, write_batch
+from oilnews.storage.db import ARTICLE_FIELDS, BatchResult, Database, mask_secrets, write_batch
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +53,10 @@ class Batch:
 
     def add(self, item: Any) -> bool:
         if isinstance(item, ArticleItem):
-            row = ItemAdapter(item).asdict()
-            for transient in ("fetched_url", "body_source"):
-                row.pop(transient, None)
+            # Field by field rather than ItemAdapter.asdict(): its recursive copy of ~25 links
+            # per article cost more than the database write in a profile of a 3,000-page crawl.
+            row: dict[str, Any] = {name: getattr(item, name) for name in ARTICLE_FIELDS}
+            row["links"] = [{"url": link.url, "kind": link.kind, "title": link.title} for link in item.links]
             self.articles.append(row)
         elif isinstance(item, PriceQuoteItem):
             self.quotes.append(ItemAdapter(item).asdict())

@@ -48,3 +48,15 @@ def test_health_thresholds_are_settings() -> None:
     assert not evaluate(stats, "finished", strict)["ok"]
     off = Settings(project_settings(OILNEWS_HEALTH_ENABLED=False))
     assert evaluate({}, "shutdown", off)["ok"]
+
+
+def test_log_records_are_masked() -> None:
+    import logging
+
+    from oilnews import logmask
+
+    logmask.install()
+    record = logging.getLogRecordFactory()(
+        "x", logging.INFO, __file__, 1, "connecting to %s", ("postgresql://u:hunter2@db/x",), None
+    )
+    assert record.getMessage() == "connecting to postgresql://u:***@db/x"
