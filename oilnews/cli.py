@@ -129,7 +129,7 @@ def cmd_replica(args: argparse.Namespace) -> int:
     from oilnews.replica.server import ReplicaServer
 
     edited = frozenset(int(i) for i in args.edited.split(",") if i) if args.edited else frozenset()
-    extra: dict[str, Any] = {"edited": edited}
+    extra: dict[str, Any] = {"edited": edited, "js_every": args.js_every}
     if args.epoch:
         from oilnews.dates import parse_since
 
@@ -272,6 +272,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--access-log", help="append 'METHOD path status' lines here")
     serve.add_argument("--epoch", help="publication time of article 0 (ISO date); one more every 17 minutes")
     serve.add_argument("--broken-articles", action="store_true", help="serve article pages without a body")
+    serve.add_argument(
+        "--js-every",
+        type=int,
+        default=0,
+        help="every Nth article needs a browser (body built by script, or a JS challenge)",
+    )
     serve.set_defaults(func=cmd_replica)
 
     runs = sub.add_parser("runs", help="list recent crawl runs")

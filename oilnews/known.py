@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oilnews.stats import key
-from oilnews.storage.db import Database, KnownArticle, completed_watermark, known_articles
+from oilnews.storage.db import Database, KnownArticle, completed_watermark, known_articles, last_chart_fetch
 
 
 class KnownIndex:
@@ -22,6 +22,7 @@ class KnownIndex:
         self._crawler = crawler
         self.articles: dict[str, KnownArticle] = {}
         self.watermark: datetime | None = None
+        self.chart_fetched_at: datetime | None = None
         self._loaded: asyncio.Task[None] | None = None
 
     @classmethod
@@ -50,10 +51,10 @@ class KnownIndex:
         await self._loaded
 
     async def _load(self) -> None:
-        def read(conn: Any) -> tuple[dict[str, KnownArticle], datetime | None]:
-            return known_articles(conn), completed_watermark(conn)
+        def read(conn: Any) -> tuple[dict[str, KnownArticle], datetime | None, datetime | None]:
+            return known_articles(conn), completed_watermark(conn), last_chart_fetch(conn)
 
-        self.articles, self.watermark = await self.database.run(read)
+        self.articles, self.watermark, self.chart_fetched_at = await self.database.run(read)
         self.stats.set_value(key("known", "articles"), len(self.articles))
 
     def should_fetch(self, url: str, modified_at: datetime | None = None) -> bool:

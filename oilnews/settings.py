@@ -114,3 +114,13 @@ OILNEWS_REDIS_GENERATION = os.environ.get("OILNEWS_REDIS_GENERATION", "")  # sha
 OILNEWS_REDIS_GENERATION_MINUTES = 30  # default generation: start time floored to the schedule
 OILNEWS_REDIS_KEY_TTL_HOURS = 24.0  # a run's queue and fingerprints expire after this
 OILNEWS_REDIS_IDLE_GRACE = 15.0  # seconds a silent 'busy' peer still keeps a worker open
+
+# --- oilnews: browser rendering (scrapy-playwright, Debian's Chromium) -----------------------
+OILNEWS_RENDER = True  # false: never render, nothing of Playwright is loaded
+OILNEWS_CHROMIUM_PATH = os.environ.get("OILNEWS_CHROMIUM_PATH", "")  # default /usr/bin/chromium
+OILNEWS_RENDER_ALWAYS = False  # true: every article page through the browser (a JS-only site)
+OILNEWS_RENDER_MAX_CONTEXTS = 1
+OILNEWS_RENDER_MAX_PAGES = 4  # pages open at once in the browser context
+OILNEWS_RENDER_TIMEOUT_MS = 20_000  # navigation timeout of a rendered page
+OILNEWS_CHART_PATH = "/oil-price-charts/"  # rendered for the blends' price history; "" = off
+OILNEWS_CHART_EVERY_HOURS = 6.0  # ... at most this often: most scheduled runs launch no browser

@@ -14,7 +14,7 @@ from oilnews.text import clean_line
 _NUMBER = re.compile(r"[-+]?\d[\d,]*\.?\d*")
 
 
-def _number(text: str | None) -> float | None:
+def parse_number(text: str | None) -> float | None:
     match = _NUMBER.search(text or "")
     return float(match.group(0).replace(",", "")) if match else None
 
@@ -27,15 +27,15 @@ def parse_ticker(response: TextResponse, fetched_at: datetime) -> list[PriceQuot
         if not blend_id.isdigit() or int(blend_id) in quotes:
             continue
         name = clean_line(row.css("td.blend_name::text").get())
-        price = _number(row.css("td.value::text").get())
+        price = parse_number(row.css("td.value::text").get())
         if not name or price is None:
             continue
         quotes[int(blend_id)] = PriceQuoteItem(
             blend_id=int(blend_id),
             name=name,
             price=price,
-            change=_number(row.css("td.change_amount::text").get()),
-            change_percent=_number(row.css("td.change_percent::text").get()),
+            change=parse_number(row.css("td.change_amount::text").get()),
+            change_percent=parse_number(row.css("td.change_percent::text").get()),
             observed_at=parse_age(row.css("span.last_updated::text").get(), fetched_at) or fetched_at,
         )
     return list(quotes.values())

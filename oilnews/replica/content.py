@@ -234,6 +234,9 @@ class Catalogue:
     epoch: datetime = DEFAULT_EPOCH
     sections: tuple[str, ...] = DEFAULT_SECTIONS
     seed: int = 0
+    # Browser-only pages (0: none): article i is built by script when i % js_every == 3,
+    # and hidden behind a JavaScript cookie challenge when i % js_every == 5.
+    js_every: int = 0
     _by_path: dict[str, int] = field(default_factory=dict, repr=False)
 
     def published(self, index: int) -> datetime:
@@ -268,6 +271,12 @@ class Catalogue:
     def modified(self, index: int) -> datetime:
         return modified_at(index, self.published(index), self.edited_at if index in self.edited else None)
 
+    def script_built(self, index: int) -> bool:
+        return bool(self.js_every) and index % self.js_every == 3
+
+    def challenged(self, index: int) -> bool:
+        return bool(self.js_every) and index % self.js_every == 5
+
     def article(self, index: int) -> ReplicaArticle:
         return _build_article(
             index,
@@ -275,6 +284,7 @@ class Catalogue:
             self.published(index),
             self.edited_at if index in self.edited else None,
             self.seed,
+            self.script_built(index),
         )
 
     def lookup(self, path: str) -> ReplicaArticle | None:
@@ -332,7 +342,12 @@ def modified_at(index: int, published: datetime, edited: datetime | None) -> dat
 
 @lru_cache(maxsize=4096)
 def _build_article(
-    index: int, section: str, published: datetime, edited: datetime | None, seed: int
+    index: int,
+    section: str,
+    published: datetime,
+    edited: datetime | None,
+    seed: int,
+    script_built: bool = False,
 ) -> ReplicaArticle:
     """Article `index`; `edited` is when its revision went live (None: never revised)."""
     rng = random.Random(seed * 1_000_003 + index)
@@ -413,4 +428,5 @@ def _build_article(
         legacy=legacy,
         twin_path=twin_path(slugify(title)) if index % 50 == TWIN_REMAINDER else None,
         related_inline=index - 1 if premium and index > 0 else None,
+        script_built=script_built,
     )

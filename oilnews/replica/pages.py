@@ -262,9 +262,11 @@ def render_article(
     )
     container = article.body_container_id
     if article.script_built:
+        # "</" closes an inline script wherever it appears, even inside a string literal.
+        script_body = json.dumps(body_html).replace("</", "<\\/")
         body_block = (
             f'<div id="{container}" class="wysiwyg clear"></div>'
-            f"<script>document.getElementById({json.dumps(container)}).innerHTML = {json.dumps(body_html)};</script>"
+            f"<script>document.getElementById({json.dumps(container)}).innerHTML = {script_body};</script>"
         )
     else:
         body_block = f'<div id="{container}" class="wysiwyg clear">{body_html}</div>'
@@ -417,4 +419,66 @@ def render_sitemap(cat: Catalogue, base: str, year: int, month: int) -> str | No
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{"".join(urls)}</urlset>'
+    )
+
+
+# --- browser-only pages ------------------------------------------------------------------
+CHART_PATH = "/oil-price-charts/"
+CHART_DATA_PATH = "/freewidgets/json_get_oilprices"
+CHART_BLENDS = (45, 46, 51)
+CHART_POINTS = 24
+# A JavaScript check in front of the page, as a bot-protection service serves it: only a
+# client that runs the script (sets the cookie, reloads) ever sees the article.
+CHALLENGE_HTML = (
+    "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
+    "<p>Checking your browser before accessing the site.</p>"
+    '<script>document.cookie = "oilnews_challenge=passed; path=/"; location.reload();</script>'
+    "</body></html>"
+)
+
+
+def chart_anchor(cat: Catalogue) -> datetime:
+    """The chart's newest point: the newest article's hour, so it is deterministic."""
+    newest = cat.published(max(0, cat.size - 1))
+    return newest.replace(minute=0, second=0, microsecond=0)
+
+
+def chart_data(cat: Catalogue, blend_id: int) -> str:
+    """`json_get_oilprices` as the site answers it: hourly prices and the blend's name."""
+    base = next((price for bid, _name, price in BLENDS if bid == blend_id), 50.0)
+    name = next((n for bid, n, _p in BLENDS if bid == blend_id), f"Blend {blend_id}")
+    anchor = int(chart_anchor(cat).timestamp())
+    points = [
+        {"price": round(base + ((blend_id * 31 + k * 17) % 41 - 20) / 10, 2), "time": anchor - k * 3600}
+        for k in range(CHART_POINTS)
+    ]
+    return json.dumps(
+        {
+            "prices": points,
+            "last_price": points[0]["price"],
+            "blend": {"blend_name": name, "last_price_timestamp": anchor},
+        }
+    )
+
+
+def render_chart_page(cat: Catalogue, base: str, now: datetime) -> str:
+    """The price chart page: its data arrives only by script, from the JSON endpoint."""
+    script = (
+        "const blends = " + json.dumps(list(CHART_BLENDS)) + ";"
+        "Promise.all(blends.map(id => fetch(" + json.dumps(CHART_DATA_PATH) + ", {method: 'POST',"
+        " headers: {'Content-Type': 'application/x-www-form-urlencoded; charset=UTF-8', 'X-Requested-With': 'XMLHttpRequest'},"
+        " body: 'blend_id=' + id + '&period=2&op_csrf_token=replica'}).then(r => r.json().then(d => [id, d]))))"
+        ".then(all => { let rows = '';"
+        " for (const [id, d] of all) { for (const p of d.prices) {"
+        " rows += '<tr class=\"chart_point\" data-blend-id=\"' + id + '\" data-time=\"' + p.time + '\">'"
+        " + '<td class=\"blend_name\">' + d.blend.blend_name + '</td><td class=\"price\">' + p.price + '</td></tr>'; } }"
+        " document.getElementById('chart-data').innerHTML = rows; });"
+    )
+    return (
+        _head("Oil Price Charts", base + CHART_PATH)
+        + '<body><div class="siteContainer">'
+        + _site_header(cat, base, now)
+        + '<div class="oilPriceCharts"><canvas id="chart"></canvas><table id="chart-data"></table></div>'
+        + f"<script>{script}</script></div>"
+        + _footer(base)
     )

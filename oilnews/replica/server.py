@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from oilnews.replica import pages
 from oilnews.replica.content import Catalogue
@@ -25,6 +25,7 @@ from oilnews.site import LISTING_PAGE_RE, RSS_PATH
 
 _SITEMAP = re.compile(r"^/sitemap_articles_(\d{4})_(\d{1,2})\.xml$")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+CHALLENGE_COOKIE = "oilnews_challenge=passed"
 
 
 @dataclass
@@ -66,6 +67,22 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def do_POST(self) -> None:
+        path = urlsplit(self.path).path
+        length = min(int(self.headers.get("Content-Length") or 0), 65536)
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
+        if path == pages.CHART_DATA_PATH and form.get("blend_id", [""])[0].isdigit():
+            status, body = 200, pages.chart_data(self.server.state.catalogue, int(form["blend_id"][0]))
+        else:
+            status, body = 404, '{"status": "not found"}'
+        self.server.state.record("POST", path, status)
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def route(self, path: str) -> tuple[int, str, str]:
         state = self.server.state
         cat = state.catalogue
@@ -88,9 +105,13 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             text = pages.render_listing(cat, section, page, base, now)
             return (200, html, text) if text else (404, html, "not found")
         lookup_path = path[: -len(".amp.html")] + ".html" if path.endswith(".amp.html") else path
+        if path == pages.CHART_PATH:
+            return 200, html, pages.render_chart_page(cat, base, now)
         article = cat.lookup(lookup_path)
         if article is None:
             return 404, html, "<html><body><h1>Page not found</h1></body></html>"
+        if cat.challenged(article.index) and CHALLENGE_COOKIE not in (self.headers.get("Cookie") or ""):
+            return 403, html, pages.CHALLENGE_HTML
         # The AMP copy names the plain page canonical; a twin URL names itself.
         canonical_path = lookup_path
         document = pages.render_article(cat, article, base, now, path=canonical_path)
@@ -163,7 +184,12 @@ class ReplicaServer:
         """The site moves on: `articles` in all now, `edited` ones revised as of this moment."""
         old = self.state.catalogue
         self.state.catalogue = Catalogue(
-            size=articles, edited=edited, epoch=old.epoch, sections=old.sections, seed=old.seed
+            size=articles,
+            edited=edited,
+            epoch=old.epoch,
+            sections=old.sections,
+            seed=old.seed,
+            js_every=old.js_every,
         )
 
     def start(self) -> ReplicaServer:

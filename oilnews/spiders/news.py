@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
@@ -17,11 +17,12 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from oilnews import distributed
+from oilnews import distributed, rendering
 from oilnews.dates import parse_since
 from oilnews.items import ListingEntry
 from oilnews.known import KnownIndex
 from oilnews.pages.article import parse_article
+from oilnews.pages.chart import parse_chart
 from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
 from oilnews.pages.ticker import parse_ticker
@@ -48,6 +49,9 @@ FOLLOW_KINDS = frozenset(
 # Scheduling order: listed articles first (the queue stays bounded by a listing page), then
 # listing/feed pages, then articles found only through links, nearest first. So every listed
 # article is reached at hop 0 or 1, and its links are followed even with a small hop limit.
+# What a rendered page must show before its HTML is taken (waits for the script to finish).
+ARTICLE_READY = "div.singleArticle__content #news-content p, div.singleArticle__content #article-content p"
+CHART_READY = "#chart-data tr"
 LISTED_PRIORITY = 10
 LISTING_PRIORITY = 5
 
@@ -103,6 +107,7 @@ class NewsSpider(Spider):
                 settings.set(setting, kwargs[argument], priority="cmdline")
         cls._relax_for_replica(settings)
         distributed.configure(settings)
+        rendering.configure(settings)
         spider.configure(settings)
         return spider
 
@@ -129,6 +134,10 @@ class NewsSpider(Spider):
         self.max_pages = settings.getint("OILNEWS_MAX_PAGES")
         self.max_hops = settings.getint("OILNEWS_MAX_HOPS")
         self.max_follow = settings.getint("OILNEWS_MAX_FOLLOW_PER_PAGE")
+        self.render = settings.getbool("OILNEWS_RENDER_AVAILABLE")
+        self.render_always = self.render and settings.getbool("OILNEWS_RENDER_ALWAYS")
+        self.chart_path = settings.get("OILNEWS_CHART_PATH") or ""
+        self.chart_every_hours = settings.getfloat("OILNEWS_CHART_EVERY_HOURS")
         self.use_rss = settings.getbool("OILNEWS_USE_RSS")
         since = settings.get("OILNEWS_SINCE")
         self.since = parse_since(since) if since else None
@@ -136,11 +145,30 @@ class NewsSpider(Spider):
         self.known = KnownIndex.for_crawler(self.crawler)
         self._ticker_done = False
         self._requested: set[str] = set()  # article URLs requested this run
+        self._body_renders = {True: 0, False: 0}  # empty-body renders that found a body / did not
+        self._body_fallback_closed = False
+        self._always_rendered = (
+            {**rendering.render_meta(ARTICLE_READY), "handle_httpstatus_list": [403, 503]}
+            if self.render_always
+            else {}
+        )
         self._skipped: set[str] = set()  # ... and those decided against
 
     # -- requests ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
         await self.known.load()
+        chart_due = self.known.chart_fetched_at is None or (
+            datetime.now(UTC) - self.known.chart_fetched_at > timedelta(hours=self.chart_every_hours)
+        )
+        if self.render and self.chart_path and chart_due:
+            # Not dont_filter: with a shared frontier one worker renders the chart, not each.
+            yield Request(
+                self.site_url + self.chart_path,
+                callback=self.parse_chart,
+                errback=self.on_error,
+                meta=rendering.render_meta(CHART_READY),
+                priority=LISTING_PRIORITY,
+            )
         for section in self.sections:
             yield self._listing_request(self.site_url + listing_path(section), section, 1)
         if self.use_rss:
@@ -191,6 +219,7 @@ class NewsSpider(Spider):
             errback=self.on_error,
             cb_kwargs={"hops": hops},
             priority=article_priority(hops),
+            meta=self._always_rendered,
         )
 
     def _entries(self, entries: list[ListingEntry]) -> Iterator[Request]:
@@ -236,6 +265,9 @@ class NewsSpider(Spider):
     def parse_article(self, response: Response, hops: int) -> Iterator[Any]:
         if not self._is_html(response):
             return
+        if rendering.is_challenge(response):
+            yield from self._rendered(response, hops, "challenge")
+            return
         self.crawler.stats.inc_value(key("pages", "article"))
         try:
             item = parse_article(response)
@@ -244,7 +276,16 @@ class NewsSpider(Spider):
             self.crawler.stats.inc_value(key("pages", "parse_error"))
             record_skip(self.crawler.stats, response.url, "parse_error")
             return
-        yield item
+        if item.body_source == "none":
+            if response.meta.get("oilnews_render_reason") == "empty_body":
+                self._body_renders[bool(item.body)] += 1
+            elif self._body_fallback_open(response):
+                # The body may arrive by script: let a browser try before the item is judged.
+                yield from self._rendered(response, hops, "empty_body")
+                return
+        elif response.meta.get("oilnews_render_reason") == "empty_body":
+            self._body_renders[True] += 1
+        yield item  # still without a body: validation drops it and the health check counts it
         if hops >= self.max_hops:
             return
         followed = 0
@@ -258,6 +299,57 @@ class NewsSpider(Spider):
                         # A real page links ~30 articles; thousands mean a hostile or broken page.
                         self.crawler.stats.inc_value(key("links", "follow_capped"))
                         break
+
+    def _body_fallback_open(self, response: Response) -> bool:
+        """Render empty articles, unless rendering has stopped helping (a layout change
+        leaves every body empty, in the browser too: then each page would cost a browser)."""
+        if response.meta.get("oilnews_rendered"):
+            return False
+        if not self.render:
+            self.crawler.stats.inc_value(key("render", "unavailable"))
+            record_skip(self.crawler.stats, response.url, "empty_body_needs_browser")
+            return False
+        failed, helped = self._body_renders[False], self._body_renders[True]
+        if failed >= 5 and failed > 4 * helped:
+            if not self._body_fallback_closed:
+                self._body_fallback_closed = True
+                logger.error(
+                    "rendering recovered %d of %d empty article bodies: no more rendering for "
+                    "empty bodies in this run (has the page layout changed?)",
+                    helped,
+                    failed + helped,
+                )
+            return False
+        return True
+
+    def _rendered(self, response: Response, hops: int, reason: str) -> Iterator[Request]:
+        """The same page again, through the browser (once; never for an already rendered one)."""
+        stats = self.crawler.stats
+        if response.meta.get("oilnews_rendered"):
+            record_skip(stats, response.url, f"{reason}_after_render")
+            return
+        if not self.render:
+            stats.inc_value(key("render", "unavailable"))
+            record_skip(stats, response.url, f"{reason}_needs_browser")
+            return
+        stats.inc_value(key("render", reason))
+        # A challenge reloads itself: wait for the article. A script-built body is there once
+        # the network is quiet, and a page that stays empty must not cost a selector timeout.
+        meta = rendering.render_meta(
+            ARTICLE_READY if reason == "challenge" else None, idle=reason != "challenge"
+        )
+        yield response.request.replace(  # type: ignore[union-attr]
+            meta={**meta, "handle_httpstatus_list": [403, 503], "oilnews_render_reason": reason},
+            dont_filter=True,
+            cb_kwargs={"hops": hops},
+        )
+
+    def parse_chart(self, response: Response) -> Iterator[Any]:
+        quotes = parse_chart(response)  # type: ignore[arg-type]
+        self.crawler.stats.inc_value(key("render", "chart_points"), len(quotes))
+        if not quotes:
+            record_skip(self.crawler.stats, response.url, "empty_chart")
+        yield from quotes
 
     def _ticker(self, response: Response) -> Iterator[Any]:
         if self._ticker_done:
@@ -286,10 +378,13 @@ class NewsSpider(Spider):
         record_skip(self.crawler.stats, response.url, reason)
         return False
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[Request]:
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
         http = getattr(failure.value, "response", None)
+        if http is not None and request is not None and rendering.is_challenge(http):
+            yield from self._rendered(http, request.cb_kwargs.get("hops", 0), "challenge")
+            return
         if http is not None and http.status == 404 and request is not None and request.meta.get("optional"):
             logger.info("no %s on the site (404)", url)
             self.crawler.stats.inc_value(key("optional_missing"))

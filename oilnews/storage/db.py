@@ -313,17 +313,19 @@ def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[
     for chunk in _chunks(article_ids, 500):
         conn.execute(delete(table).where(table.c.article_id.in_(chunk)))
     rows = [
-        {
-            "article_id": ids[url],
-            "target_url": link["url"],
-            "kind": link["kind"],
-            "anchor_text": link.get("title") or "",
-        }
+        (ids[url], link["url"], link["kind"], link.get("title") or "")
         for url, article in by_url.items()
         for link in article.get("links") or ()
     ]
-    for rows_chunk in _chunks(rows, 2000):
-        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows_chunk))
+    if rows:
+        # ~25 rows per article, the bulk of every batch: straight to the driver's executemany,
+        # without SQLAlchemy's per-row parameter processing (a third of the write time).
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} (article_id, target_url, kind, anchor_text) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+            rows,
+        )
     return len(rows)
 
 
@@ -376,6 +378,15 @@ def completed_watermark(conn: Connection) -> datetime | None:
         .limit(1)
     ).scalar()
     return newest
+
+
+def last_chart_fetch(conn: Connection) -> datetime | None:
+    """When the rendered price chart was last stored: it need not be fetched every run."""
+    q = quotes_table
+    latest: datetime | None = conn.execute(
+        select(q.c.fetched_at).where(q.c.source == "chart").order_by(q.c.fetched_at.desc()).limit(1)
+    ).scalar()
+    return latest
 
 
 def abandon_stale_runs(conn: Connection, older_than: datetime) -> int:

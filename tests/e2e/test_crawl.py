@@ -68,7 +68,7 @@ def test_crawl_replica_into_database(replica: ReplicaServer, database_url: str, 
     assert offsite[0][0] == ARTICLES  # recorded...
     premium = query(database_url, "select count(*) from articles where is_premium")
     assert premium[0][0] > 0
-    assert query(database_url, "select count(*) from price_quotes")[0][0] == 8
+    assert query(database_url, "select count(*) from price_quotes where source = 'ticker'")[0][0] == 8
 
     run = query(database_url, "select status, finish_reason, counts from crawl_runs")
     assert len(run) == 1 and run[0].status == "finished" and run[0].finish_reason == "finished"

@@ -1,0 +1,178 @@
+"""Browser rendering through scrapy-playwright and Debian's Chromium, only where needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+import pytest
+from scrapy.http import HtmlResponse
+
+from oilnews.pages.article import parse_article
+from oilnews.pipelines.clean import clean_article
+from oilnews.rendering import chromium_path
+from oilnews.replica.content import Catalogue
+from oilnews.replica.pages import CHART_BLENDS, CHART_POINTS, render_article
+from oilnews.replica.server import ReplicaServer
+from tests.conftest import ROOT, crawl, query, unavailable
+
+pytestmark = pytest.mark.browser
+JS_EVERY = 10
+# Measured here for 200 pages rendered four at a time: 873 MB PSS for the crawler, the
+# Playwright driver and Chromium together; the limit leaves room, and catches a leak.
+PEAK_PSS_LIMIT_MB = 1200
+
+
+@pytest.fixture(autouse=True)
+def browser() -> None:
+    from scrapy.settings import Settings
+
+    if chromium_path(Settings({"OILNEWS_CHROMIUM_PATH": ""})) is None:
+        unavailable("Chromium is not installed (apt-get install chromium; scripts/services does it)")
+
+
+def live_chromium() -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["name", "status"]):
+        if "chrom" in (process.info["name"] or "") and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
+
+
+def stats_of(db: str) -> dict:  # type: ignore[type-arg]
+    (row,) = query(db, "select stats from crawl_runs order by id desc limit 1")
+    return row.stats if isinstance(row.stats, dict) else json.loads(row.stats)
+
+
+def test_script_pages_challenges_and_chart(sqlite_url: str, tmp_path: Path) -> None:
+    n = 60
+    with ReplicaServer(n, js_every=JS_EVERY) as site:
+        result = crawl(site.url, sqlite_url, tmp=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        base = site.url
+    cat = site.state.catalogue
+    scripted = [i for i in range(n) if cat.script_built(i)]
+    challenged = [i for i in range(n) if cat.challenged(i)]
+    assert scripted and challenged
+
+    rows = {
+        r.url: r
+        for r in query(
+            sqlite_url, "select url, title, body, authors, published_at, content_hash from articles"
+        )
+    }
+    assert len(rows) == n
+    static = Catalogue(n)  # the same site with no browser-only pages: the static twins
+    for index in scripted:
+        html = render_article(static, static.article(index), base, datetime.now(UTC))
+        twin = clean_article(parse_article(HtmlResponse(url=base + static.path(index), body=html.encode())))
+        row = rows[twin.url]
+        assert (row.title, row.body, row.content_hash) == (twin.title, twin.body, twin.content_hash)
+    for index in challenged:
+        assert base + cat.path(index) in rows  # the JavaScript check was passed
+
+    chart = query(
+        sqlite_url,
+        "select blend_id, count(*) as n from price_quotes where source = 'chart' group by blend_id",
+    )
+    assert {r.blend_id: r.n for r in chart} == {blend: CHART_POINTS for blend in CHART_BLENDS}
+    stats = stats_of(sqlite_url)
+    assert stats["oilnews/render/empty_body"] == len(scripted)
+    assert stats["oilnews/render/challenge"] == len(challenged)
+    # images, fonts and media are never fetched by the browser
+    assert not any(k.startswith("playwright/request_count/resource_type/image") for k in stats)
+    assert not live_chromium()
+
+
+def test_rendering_off_records_what_needed_a_browser(sqlite_url: str, tmp_path: Path) -> None:
+    with ReplicaServer(40, js_every=JS_EVERY) as site:
+        probe = (
+            "import sys\nfrom oilnews.cli import main\ncode = main(sys.argv[1:])\n"
+            "print(code, sorted(m for m in sys.modules if m.split('.')[0] in ('playwright', 'scrapy_playwright')))\n"
+        )
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                probe,
+                "crawl",
+                "--site",
+                site.url,
+                "--db",
+                sqlite_url,
+                "--quiet",
+                "-s",
+                "OILNEWS_RENDER=false",
+                "-s",
+                f"OILNEWS_SPOOL_DIR={tmp_path}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert result.stdout.strip().endswith("[]"), result.stdout + result.stderr[-2000:]
+    stats = stats_of(sqlite_url)
+    assert stats["oilnews/skipped/challenge_needs_browser"] == sum(1 for i in range(40) if i % JS_EVERY == 5)
+    assert stats["oilnews/skipped/empty_body_needs_browser"] == sum(1 for i in range(40) if i % JS_EVERY == 3)
+
+
+def test_missing_browser_is_a_clear_error(replica: ReplicaServer, sqlite_url: str, tmp_path: Path) -> None:
+    result = crawl(
+        replica.url,
+        sqlite_url,
+        "--max-pages",
+        "1",
+        "-s",
+        "OILNEWS_CHROMIUM_PATH=/nonexistent/chromium",
+        tmp=tmp_path,
+    )
+    assert "no Chromium was found" in result.stderr
+    assert not query(sqlite_url, "select count(*) from price_quotes where source = 'chart'")[0][0]
+
+
+def test_200_rendered_pages_bounded_and_cleaned_up(sqlite_url: str, tmp_path: Path) -> None:
+    with ReplicaServer(200) as site:
+        command = [
+            sys.executable,
+            "-m",
+            "oilnews.cli",
+            "crawl",
+            "--site",
+            site.url,
+            "--db",
+            sqlite_url,
+            "--quiet",
+            "-s",
+            "OILNEWS_RENDER_ALWAYS=true",
+            "-s",
+            f"OILNEWS_SPOOL_DIR={tmp_path}",
+        ]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        watched = psutil.Process(process.pid)
+        peak = 0.0
+        while process.poll() is None:
+            try:
+                tree = [watched, *watched.children(recursive=True)]
+                peak = max(peak, sum(p.memory_full_info().pss for p in tree if p.is_running()) / 2**20)
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+        assert process.returncode == 0
+    assert query(sqlite_url, "select count(*) from articles")[0][0] == 200
+    stats = stats_of(sqlite_url)
+    assert stats["playwright/page_count"] >= 200
+    assert stats["playwright/page_count/closed"] == stats["playwright/page_count"]
+    assert stats["playwright/page_count/max_concurrent"] <= 4
+    time.sleep(1)
+    assert not live_chromium(), "a Chromium process outlived the crawl"
+    assert 0 < peak < PEAK_PSS_LIMIT_MB, f"peak PSS {peak:.0f} MB"
+    print(f"peak PSS of crawler + driver + Chromium over 200 rendered pages: {peak:.0f} MB")
