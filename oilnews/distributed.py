@@ -42,6 +42,12 @@ def configure(settings: BaseSettings) -> None:
     url = settings.get("OILNEWS_REDIS_URL")
     if not url:
         return
+    import warnings
+
+    from scrapy.exceptions import ScrapyDeprecationWarning
+
+    # scrapy-redis 0.9 still passes `spider` to the stats API; its warnings, not ours.
+    warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
     prefix = f"oilnews:{generation(settings)}"
     settings.set("OILNEWS_REDIS_PREFIX", prefix, priority="spider")
     for name, value in (

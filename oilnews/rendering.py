@@ -21,7 +21,7 @@ from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
-HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+HANDLER = "oilnews.playwright_handler.LazyPlaywrightDownloadHandler"
 # Chromium reaches out to Google services at start; this network refuses, many at a time.
 CHROMIUM_ARGS = [
     "--disable-background-networking",

@@ -106,11 +106,30 @@ def run_oilnews(
     )
 
 
+def crawl_command(site: str, db: str, *extra: str, tmp: Path | None = None, **settings: Any) -> list[str]:
+    """argv of `oilnews crawl --quiet` on `site` into `db`; keyword arguments become `-s NAME=VALUE`."""
+    if tmp is not None:
+        settings.setdefault("OILNEWS_SPOOL_DIR", tmp / "spool")
+    options = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
+    return [
+        sys.executable,
+        "-m",
+        "oilnews.cli",
+        "crawl",
+        "--site",
+        site,
+        "--db",
+        db,
+        "--quiet",
+        *options,
+        *extra,
+    ]
+
+
 def crawl(
     site: str, db: str, *extra: str, tmp: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    spool = ["-s", f"OILNEWS_SPOOL_DIR={tmp / 'spool'}"] if tmp else []
-    return run_oilnews("crawl", "--site", site, "--db", db, "--quiet", *spool, *extra, env=env or None)
+    return run_oilnews(*crawl_command(site, db, *extra, tmp=tmp)[3:], env=env or None)
 
 
 def query(url: str, sql: str, **params: Any) -> list[Any]:

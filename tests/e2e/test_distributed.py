@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, query, unavailable
+from tests.conftest import ROOT, crawl_command, query, unavailable
 
 REDIS_URL = os.environ.get("OILNEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ARTICLES = 1000
@@ -41,19 +41,7 @@ def test_two_workers_share_one_crawl(redis_url: str, postgres_url: str, tmp_path
             "OILNEWS_REDIS_GENERATION": generation,
             "OILNEWS_SPOOL_DIR": str(tmp_path / "spool"),
         }
-        command = [
-            sys.executable,
-            "-m",
-            "oilnews.cli",
-            "crawl",
-            "--site",
-            site.url,
-            "--db",
-            postgres_url,
-            "--quiet",
-            "-s",
-            "CONCURRENT_REQUESTS=8",
-        ]
+        command = crawl_command(site.url, postgres_url, CONCURRENT_REQUESTS=8)
         workers = [
             subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, query
+from tests.conftest import ROOT, crawl, crawl_command, query
 
 N = 300
 # Old enough to be outside the 48 h refresh window, recent enough for the sitemap lookback.
@@ -72,25 +71,14 @@ def test_incremental_runs_new_and_edited(database_url: str, tmp_path: Path) -> N
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_killed_crawl_is_finished_by_the_next(sig: signal.Signals, sqlite_url: str, tmp_path: Path) -> None:
     with ReplicaServer(N, epoch=EPOCH) as site:
-        args = [
-            sys.executable,
-            "-m",
-            "oilnews.cli",
-            "crawl",
-            "--site",
+        args = crawl_command(
             site.url,
-            "--db",
             sqlite_url,
-            "--quiet",
-            "-s",
-            "OILNEWS_DB_BATCH_SIZE=10",
-            "-s",
-            "CONCURRENT_REQUESTS=2",
-            "-s",
-            "DOWNLOAD_DELAY=0.01",
-            "-s",
-            f"OILNEWS_SPOOL_DIR={tmp_path / 'spool'}",
-        ]
+            tmp=tmp_path,
+            OILNEWS_DB_BATCH_SIZE=10,
+            CONCURRENT_REQUESTS=2,
+            DOWNLOAD_DELAY=0.01,
+        )
         process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         stored = 0

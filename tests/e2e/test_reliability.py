@@ -9,7 +9,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 
 from oilnews.replica.faults import Fault
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import IN_CI, ROOT, crawl, query, run_oilnews, unavailable
+from tests.conftest import IN_CI, ROOT, crawl, crawl_command, query, run_oilnews, unavailable
 
 N = 120
 FAST_RETRIES = [
@@ -113,23 +112,9 @@ def test_sigkill_at_random_moments_then_clean_rerun(sqlite_url: str, tmp_path: P
     rng = random.Random(20261124)
     with ReplicaServer(N * 2) as site:
         for _ in range(3):
-            command = [
-                sys.executable,
-                "-m",
-                "oilnews.cli",
-                "crawl",
-                "--site",
-                site.url,
-                "--db",
-                sqlite_url,
-                "--quiet",
-                "-s",
-                "OILNEWS_DB_BATCH_SIZE=7",
-                "-s",
-                "CONCURRENT_REQUESTS=4",
-                "-s",
-                f"OILNEWS_SPOOL_DIR={tmp_path / 'spool'}",
-            ]
+            command = crawl_command(
+                site.url, sqlite_url, tmp=tmp_path, OILNEWS_DB_BATCH_SIZE=7, CONCURRENT_REQUESTS=4
+            )
             process = subprocess.Popen(
                 command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
@@ -186,29 +171,16 @@ def test_postgres_restart_mid_crawl_loses_and_doubles_nothing(postgres_url: str,
     if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
         unavailable("restarting PostgreSQL needs root and Debian's pg_ctlcluster")
     with ReplicaServer(N * 2) as site:
-        command = [
-            sys.executable,
-            "-m",
-            "oilnews.cli",
-            "crawl",
-            "--site",
+        command = crawl_command(
             site.url,
-            "--db",
             postgres_url,
-            "--quiet",
-            "-s",
-            "OILNEWS_DB_BATCH_SIZE=10",
-            "-s",
-            "CONCURRENT_REQUESTS=2",
-            "-s",
-            "DOWNLOAD_DELAY=0.02",
-            "-s",
-            "OILNEWS_DB_RETRY_BACKOFF=1",
-            "-s",
-            "OILNEWS_DB_RETRIES=8",
-            "-s",
-            f"OILNEWS_SPOOL_DIR={tmp_path / 'spool'}",
-        ]
+            tmp=tmp_path,
+            OILNEWS_DB_BATCH_SIZE=10,
+            CONCURRENT_REQUESTS=2,
+            DOWNLOAD_DELAY=0.02,
+            OILNEWS_DB_RETRY_BACKOFF=1,
+            OILNEWS_DB_RETRIES=8,
+        )
         process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )

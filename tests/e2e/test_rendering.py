@@ -20,7 +20,7 @@ from oilnews.rendering import chromium_path
 from oilnews.replica.content import Catalogue
 from oilnews.replica.pages import CHART_BLENDS, CHART_POINTS, render_article
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, query, unavailable
+from tests.conftest import ROOT, crawl, crawl_command, query, unavailable
 
 pytestmark = pytest.mark.browser
 JS_EVERY = 10
@@ -139,21 +139,7 @@ def test_missing_browser_is_a_clear_error(replica: ReplicaServer, sqlite_url: st
 
 def test_200_rendered_pages_bounded_and_cleaned_up(sqlite_url: str, tmp_path: Path) -> None:
     with ReplicaServer(200) as site:
-        command = [
-            sys.executable,
-            "-m",
-            "oilnews.cli",
-            "crawl",
-            "--site",
-            site.url,
-            "--db",
-            sqlite_url,
-            "--quiet",
-            "-s",
-            "OILNEWS_RENDER_ALWAYS=true",
-            "-s",
-            f"OILNEWS_SPOOL_DIR={tmp_path}",
-        ]
+        command = crawl_command(site.url, sqlite_url, tmp=tmp_path, OILNEWS_RENDER_ALWAYS="true")
         process = subprocess.Popen(
             command, cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
