@@ -14,14 +14,26 @@ ARTICLES = 300
 def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp, ReplicaServer(ARTICLES) as site:
-        for label, extra in (("plain HTTP", ["-s", "OILNEWS_RENDER=false"]),
-                             ("rendered by Chromium", ["-s", "OILNEWS_RENDER_ALWAYS=true"])):
+        for label, extra in (
+            ("plain HTTP", ["-s", "OILNEWS_RENDER=false"]),
+            ("rendered by Chromium", ["-s", "OILNEWS_RENDER_ALWAYS=true"]),
+        ):
             db = f"sqlite:///{Path(tmp) / (label.split()[0] + '.db')}"
-            result = crawl(site.url, db, *extra, "-s", "OILNEWS_CHART_PATH=",
-                           "-s", f"OILNEWS_SPOOL_DIR={Path(tmp) / 'spool'}")
+            result = crawl(
+                site.url,
+                db,
+                *extra,
+                "-s",
+                "OILNEWS_CHART_PATH=",
+                "-s",
+                f"OILNEWS_SPOOL_DIR={Path(tmp) / 'spool'}",
+            )
             assert result.returncode == 0 and result.counts["articles_new"] == ARTICLES, label
             results[label] = result
-    rates = {label: r.counts["pages_article"] / float(r.stats["elapsed_time_seconds"]) for label, r in results.items()}
+    rates = {
+        label: r.counts["pages_article"] / float(r.stats["elapsed_time_seconds"])
+        for label, r in results.items()
+    }
     lines = [
         f"The same {ARTICLES}-article replica crawled twice into SQLite: once over plain HTTP, once with every",
         "article page rendered by headless Chromium through scrapy-playwright (4 pages at a time, images,",
@@ -29,8 +41,11 @@ def main() -> None:
         "",
         "| mode | article pages | crawl seconds | article pages/s | peak RSS of the crawler (MB) |",
         "|---|---:|---:|---:|---:|",
-        *(f"| {label} | {r.counts['pages_article']} | {float(r.stats['elapsed_time_seconds']):.1f} | "
-          f"{rates[label]:.1f} | {r.peak_rss_mb:.0f} |" for label, r in results.items()),
+        *(
+            f"| {label} | {r.counts['pages_article']} | {float(r.stats['elapsed_time_seconds']):.1f} | "
+            f"{rates[label]:.1f} | {r.peak_rss_mb:.0f} |"
+            for label, r in results.items()
+        ),
         "",
         f"Rendering costs {rates['plain HTTP'] / rates['rendered by Chromium']:.0f}x: it is used only where a page"
         " needs it (JavaScript challenge, script-built body, the price chart).",
