@@ -13,10 +13,13 @@ from urllib.parse import urljoin
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
+from twisted.internet.defer import Deferred
 
 from oilnews.stats import key, record_skip
 from oilnews.urls import origin, same_origin
@@ -138,3 +141,21 @@ class RedirectLoopMiddleware:
             record_skip(self.stats, str(chain[0]), "redirect_loop")
             raise IgnoreRequest(f"redirect loop at {target}")
         return response
+
+
+class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every waiting request checked.
+
+    Requests that arrive while robots.txt is still downloading all await one Deferred; in
+    Scrapy 2.19 only the first of them receives the parser, the others get None and pass
+    unchecked (seen here: start requests to disallowed sections were fetched). Once the
+    parser is stored, it is read back for them.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        parser = await super().robot_parser(request)
+        if parser is None:
+            stored = self._parsers.get(urlparse_cached(request).netloc)
+            if stored is not None and not isinstance(stored, Deferred):
+                return stored
+        return parser

@@ -51,6 +51,8 @@ STATS_DUMP = True
 
 DOWNLOADER_MIDDLEWARES = {
     "oilnews.middlewares.SiteScopeMiddleware": 50,
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "oilnews.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "oilnews.middlewares.BackoffRetryMiddleware": 550,
     "oilnews.middlewares.RedirectLoopMiddleware": 650,  # before RedirectMiddleware (600) sees a 3xx

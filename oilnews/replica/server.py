@@ -36,6 +36,7 @@ class ReplicaState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     broken_articles: bool = False  # serve article pages with the body container missing
     faults: dict[str, Fault] = field(default_factory=dict)  # path -> misbehaviour (tests)
+    robots_txt: str = pages.ROBOTS_TXT
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
@@ -90,7 +91,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         now = datetime.now(UTC)
         html = "text/html; charset=utf-8"
         if path == "/robots.txt":
-            return 200, "text/plain; charset=utf-8", pages.ROBOTS_TXT
+            return 200, "text/plain; charset=utf-8", state.robots_txt
         if path == "/":
             return 200, html, pages.render_home(cat, base, now)
         if path == RSS_PATH:

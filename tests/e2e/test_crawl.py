@@ -170,3 +170,15 @@ def test_runs_command_lists_runs(replica: ReplicaServer, sqlite_url: str, tmp_pa
     result = run_oilnews("runs", "--db", sqlite_url)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("#1 ") and "finished" in result.stdout
+
+
+def test_robots_txt_is_obeyed(sqlite_url: str, tmp_path: Path) -> None:
+    with ReplicaServer(120) as site:
+        site.state.robots_txt = "User-agent: *\nDisallow: /Energy/Coal/\n"
+        result = crawl(site.url, sqlite_url, tmp=tmp_path)
+        assert result.returncode == 0, result.stderr
+        hits = dict(site.hits)
+    assert hits["/robots.txt"] >= 1
+    assert not [p for p in hits if p.startswith("/Energy/Coal/")]
+    assert query(sqlite_url, "select count(*) from articles where url like '%/Energy/Coal/%'")[0][0] == 0
+    assert query(sqlite_url, "select count(*) from articles")[0][0] > 0

@@ -221,3 +221,35 @@ def test_ci_has_every_service() -> None:
     if not IN_CI:
         pytest.skip("only meaningful under CI=true")
     assert shutil.which("pg_ctlcluster") and os.geteuid() == 0
+
+
+def test_full_database_is_a_clear_failure_and_loses_nothing(replica: ReplicaServer, tmp_path: Path) -> None:
+    """A database whose disk fills up mid-crawl: clear error, failing exit, the batches spooled."""
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", str(disk)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        unavailable(f"cannot mount a small tmpfs to fill up: {mounted.stderr.decode().strip()}")
+    try:
+        result = crawl(
+            replica.url,
+            f"sqlite:///{disk / 'full.db'}",
+            "-s",
+            "OILNEWS_DB_RETRIES=2",
+            "-s",
+            "OILNEWS_DB_RETRY_BACKOFF=0.01",
+            tmp=tmp_path,
+        )
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "database or disk is full" in result.stderr
+    assert "spooled to" in result.stderr
+    spooled = sum(
+        len(line) > 0
+        for f in (tmp_path / "spool").glob("batch-*.jsonl")
+        for line in f.read_text().splitlines()
+    )
+    assert spooled >= 1  # the batches that did not fit wait for the next run
