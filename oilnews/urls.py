@@ -7,7 +7,7 @@ parameters, a fragment, an AMP suffix, `www.` or plain http must map to one key.
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from oilnews.site import REAL_SITE_HOSTS, is_article_path
 
@@ -40,15 +40,10 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
 @lru_cache(maxsize=65536)
 def _canonical_absolute(url: str) -> str | None:
     # Sidebars repeat the same few hundred URLs on every page: cached.
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
+    split = _split(url)
+    if split is None:
         return None
-    scheme = parts.scheme.lower()
-    if scheme not in HTTP_SCHEMES or not parts.hostname:
-        return None
-    host = parts.hostname.lower().rstrip(".")
+    parts, scheme, host, port = split
     if host in REAL_SITE_HOSTS:
         scheme, host = "https", "oilprice.com"
         port = None
@@ -69,6 +64,15 @@ def _canonical_absolute(url: str) -> str | None:
 @lru_cache(maxsize=65536)
 def origin(url: str) -> tuple[str, str, int] | None:
     """(scheme, host, port) with the default port filled in; None if not http(s)."""
+    split = _split(url)
+    if split is None:
+        return None
+    _parts, scheme, host, port = split
+    return scheme, host, port or DEFAULT_PORTS[scheme]
+
+
+def _split(url: str) -> tuple[SplitResult, str, str, int | None] | None:
+    """(parts, lower-case scheme, lower-case host, explicit port) of an http(s) URL, else None."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -77,7 +81,7 @@ def origin(url: str) -> tuple[str, str, int] | None:
     scheme = parts.scheme.lower()
     if scheme not in HTTP_SCHEMES or not parts.hostname:
         return None
-    return scheme, parts.hostname.lower().rstrip("."), port or DEFAULT_PORTS[scheme]
+    return parts, scheme, parts.hostname.lower().rstrip("."), port
 
 
 def same_origin(url: str, site_url: str) -> bool:
