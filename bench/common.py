@@ -7,7 +7,6 @@ import os
 import platform
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from oilnews.cli import crawl_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -51,21 +52,7 @@ def crawl(site: str, db: str, *extra: str, env: dict[str, str] | None = None) ->
     """`oilnews crawl` in a fresh process, timed; stats read back from its crawl_runs row."""
     started = time.perf_counter()
     process = subprocess.run(
-        [
-            "/usr/bin/time",
-            "-f",
-            "%M",
-            sys.executable,
-            "-m",
-            "oilnews.cli",
-            "crawl",
-            "--site",
-            site,
-            "--db",
-            db,
-            "--quiet",
-            *extra,
-        ],
+        ["/usr/bin/time", "-f", "%M", *crawl_argv(site, db, *extra)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,6 +15,25 @@ from typing import Any
 EXIT_OK, EXIT_UNHEALTHY, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 64, 75
 
 
+def crawl_argv(site: str, db: str, *extra: str, **settings: Any) -> list[str]:
+    """argv of a quiet one-shot crawl in a fresh interpreter (tests, benchmarks, workers):
+    a Twisted reactor runs once per process. Keyword arguments become `-s NAME=VALUE`."""
+    options = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
+    return [
+        sys.executable,
+        "-m",
+        "oilnews.cli",
+        "crawl",
+        "--site",
+        site,
+        "--db",
+        db,
+        "--quiet",
+        *options,
+        *extra,
+    ]
+
+
 def _settings(args: argparse.Namespace) -> Any:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "oilnews.settings")
     from scrapy.utils.project import get_project_settings

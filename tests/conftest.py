@@ -18,6 +18,7 @@ import pytest
 from scrapy.http import HtmlResponse
 from sqlalchemy import create_engine, text
 
+from oilnews.cli import crawl_argv
 from oilnews.replica.server import ReplicaServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,20 +111,7 @@ def crawl_command(site: str, db: str, *extra: str, tmp: Path | None = None, **se
     """argv of `oilnews crawl --quiet` on `site` into `db`; keyword arguments become `-s NAME=VALUE`."""
     if tmp is not None:
         settings.setdefault("OILNEWS_SPOOL_DIR", tmp / "spool")
-    options = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
-    return [
-        sys.executable,
-        "-m",
-        "oilnews.cli",
-        "crawl",
-        "--site",
-        site,
-        "--db",
-        db,
-        "--quiet",
-        *options,
-        *extra,
-    ]
+    return crawl_argv(site, db, *extra, **settings)
 
 
 def crawl(
