@@ -317,9 +317,18 @@ def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[
         for url, article in by_url.items()
         for link in article.get("links") or ()
     ]
-    if rows:
-        # ~25 rows per article, the bulk of every batch: straight to the driver's executemany,
-        # without SQLAlchemy's per-row parameter processing (a third of the write time).
+    if rows and conn.dialect.name == "postgresql":
+        # ~25 rows per article, the bulk of every batch. The batch's old links were deleted
+        # above and a page's links are unique, so COPY (no conflict handling) is safe and
+        # several times faster than an INSERT per row.
+        statement = f"COPY {table.name} (article_id, target_url, kind, anchor_text) FROM STDIN"
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    elif rows:
+        # ... and for SQLite straight to the driver's executemany, without SQLAlchemy's
+        # per-row parameter processing (a third of the write time).
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(
             f"INSERT INTO {table.name} (article_id, target_url, kind, anchor_text) "
