@@ -31,10 +31,8 @@ class ArticleItem:
     image_url: str | None = None
     is_premium: bool = False
     links: list[ArticleLink] = field(default_factory=list)
-    # Set by the pipelines, not the parser.
-    content_hash: str | None = None
-    aliases: list[str] = field(default_factory=list)
-    fetched_url: str | None = None
+    content_hash: str | None = None  # set by the clean pipeline
+    fetched_url: str | None = None  # the URL downloaded, before canonicalisation
     # Where the body came from: "html" (the article container), "json_ld" (a fallback
     # that carries boilerplate: counted, and a health failure when common), or "none".
     body_source: str = "html"

@@ -8,7 +8,6 @@ Installed when the settings module is imported, which every way of running does 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from oilnews.storage.db import mask_secrets
 
@@ -21,7 +20,3 @@ class MaskingLogRecord(logging.LogRecord):
 def install() -> None:
     if logging.getLogRecordFactory() is not MaskingLogRecord:
         logging.setLogRecordFactory(MaskingLogRecord)
-
-
-def masked(value: Any) -> Any:
-    return mask_secrets(value) if isinstance(value, str) else value

@@ -101,7 +101,7 @@ def should_abort(request: Any) -> bool:
 
 def is_challenge(response: Any) -> bool:
     """A JavaScript check in place of the page: small, scripted, no article markup."""
-    body = getattr(response, "text", "") if hasattr(response, "text") else ""
+    body = getattr(response, "text", "")
     if not body or len(body) > 50_000 or "singleArticle" in body or "categoryArticle" in body:
         return False
     return bool(_CHALLENGE.search(body))

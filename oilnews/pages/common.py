@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-from cssselect import HTMLTranslator
 from lxml import etree
 from parsel import Selector
 
@@ -53,11 +52,8 @@ def selector_text(selector: Selector | None) -> str:
 
 
 @lru_cache(maxsize=256)
-def _compiled(expression: str, is_css: bool) -> etree.XPath:
-    return etree.XPath(_CSS.css_to_xpath(expression) if is_css else expression)
-
-
-_CSS = HTMLTranslator()
+def _compiled(expression: str) -> etree.XPath:
+    return etree.XPath(expression)
 
 
 _UTF8_HTML = etree.HTMLParser(encoding="utf-8")
@@ -91,22 +87,8 @@ class Page:
         root = etree.fromstring(body, _UTF8_HTML) if body else None
         return cls(root if root is not None else etree.fromstring(b"<html><body></body></html>", _UTF8_HTML))
 
-    def css(self, expression: str, node: Any = None) -> list[Any]:
-        return list(_compiled(expression, True)(self.root if node is None else node))
-
     def xpath(self, expression: str, node: Any = None) -> list[Any]:
-        return list(_compiled(expression, False)(self.root if node is None else node))
-
-    def first(self, expression: str, node: Any = None) -> Any:
-        found = self.css(expression, node)
-        return found[0] if found else None
-
-    def attr(self, expression: str, name: str) -> str | None:
-        for element in self.css(expression):
-            value = element.get(name)
-            if value is not None:
-                return str(value)
-        return None
+        return list(_compiled(expression)(self.root if node is None else node))
 
     def meta(self, name: str) -> str | None:
         """`content` of <meta name=...> or <meta property=...>, `href` of <link rel=...>:
@@ -126,10 +108,6 @@ class Page:
 
     def text_at(self, xpath: str, node: Any = None) -> str:
         element = self.first_at(xpath, node)
-        return element_text(element) if element is not None else ""
-
-    def text(self, expression: str, node: Any = None) -> str:
-        element = self.first(expression, node)
         return element_text(element) if element is not None else ""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, TypeGuard
@@ -279,10 +279,12 @@ class NewsSpider(Spider):
         if item.body_source == "none":
             if response.meta.get("oilnews_render_reason") == "empty_body":
                 self._body_renders[bool(item.body)] += 1
-            elif self._body_fallback_open(response):
-                # The body may arrive by script: let a browser try before the item is judged.
-                yield from self._rendered(response, hops, "empty_body")
-                return
+            elif (
+                not response.meta.get("oilnews_rendered")
+                and self._body_fallback_open()
+                and (yield from self._rendered(response, hops, "empty_body"))
+            ):
+                return  # the body may arrive by script: a browser tries before the item is judged
         elif response.meta.get("oilnews_render_reason") == "empty_body":
             self._body_renders[True] += 1
         yield item  # still without a body: validation drops it and the health check counts it
@@ -300,15 +302,9 @@ class NewsSpider(Spider):
                         self.crawler.stats.inc_value(key("links", "follow_capped"))
                         break
 
-    def _body_fallback_open(self, response: Response) -> bool:
+    def _body_fallback_open(self) -> bool:
         """Render empty articles, unless rendering has stopped helping (a layout change
         leaves every body empty, in the browser too: then each page would cost a browser)."""
-        if response.meta.get("oilnews_rendered"):
-            return False
-        if not self.render:
-            self.crawler.stats.inc_value(key("render", "unavailable"))
-            record_skip(self.crawler.stats, response.url, "empty_body_needs_browser")
-            return False
         failed, helped = self._body_renders[False], self._body_renders[True]
         if failed >= 5 and failed > 4 * helped:
             if not self._body_fallback_closed:
@@ -322,16 +318,17 @@ class NewsSpider(Spider):
             return False
         return True
 
-    def _rendered(self, response: Response, hops: int, reason: str) -> Iterator[Request]:
-        """The same page again, through the browser (once; never for an already rendered one)."""
+    def _rendered(self, response: Response, hops: int, reason: str) -> Generator[Request, None, bool]:
+        """The same page again, through the browser (once; never for an already rendered one).
+        Returns whether it was asked for; if not, the reason is recorded."""
         stats = self.crawler.stats
         if response.meta.get("oilnews_rendered"):
             record_skip(stats, response.url, f"{reason}_after_render")
-            return
+            return False
         if not self.render:
             stats.inc_value(key("render", "unavailable"))
             record_skip(stats, response.url, f"{reason}_needs_browser")
-            return
+            return False
         stats.inc_value(key("render", reason))
         # A challenge reloads itself: wait for the article. A script-built body is there once
         # the network is quiet, and a page that stays empty must not cost a selector timeout.
@@ -343,6 +340,7 @@ class NewsSpider(Spider):
             dont_filter=True,
             cb_kwargs={"hops": hops},
         )
+        return True
 
     def parse_chart(self, response: Response) -> Iterator[Any]:
         quotes = parse_chart(response)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import tempfile
@@ -488,8 +489,6 @@ class Database:
             return with_retries(engine, attempt, self.retries, self.backoff, self.on_retry)
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        import asyncio
-
         return await asyncio.to_thread(self.transaction, work)
 
     def close(self) -> None:
