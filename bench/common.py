@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import re
@@ -68,18 +67,15 @@ def crawl(site: str, db: str, *extra: str, env: dict[str, str] | None = None) ->
 
 
 def last_run(db: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    from sqlalchemy import text
+    """(stats, counts) of the newest crawl_runs row."""
+    from oilnews.storage.db import Database, recent_runs
 
-    from oilnews.storage.db import create_db_engine
-
-    engine = create_db_engine(db)
+    database = Database(db)
     try:
-        with engine.connect() as conn:
-            row = conn.execute(text("select stats, counts from crawl_runs order by id desc limit 1")).one()
+        (row,) = database.transaction(lambda conn: recent_runs(conn, 1))
     finally:
-        engine.dispose()
-    load = lambda v: v if isinstance(v, dict) else json.loads(v)  # noqa: E731
-    return load(row.stats), load(row.counts)
+        database.close()
+    return row.stats, row.counts
 
 
 def write_section(name: str, title: str, command: str, lines: list[str]) -> None:

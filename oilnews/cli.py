@@ -172,20 +172,11 @@ def cmd_replica(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from sqlalchemy import select
-
-    from oilnews.storage.db import Database
-    from oilnews.storage.models import CrawlRun
+    from oilnews.storage.db import Database, recent_runs
 
     settings = _settings(args)
     database = Database(settings.get("OILNEWS_DATABASE_URL"))
-    rows = database.transaction(
-        lambda conn: list(
-            conn.execute(
-                select(CrawlRun.__table__).order_by(CrawlRun.__table__.c.id.desc()).limit(args.limit)
-            )
-        )
-    )
+    rows = database.transaction(lambda conn: recent_runs(conn, args.limit))
     for row in rows:
         c = row.counts or {}
         print(

@@ -120,6 +120,17 @@ def crawl(
     return run_oilnews(*crawl_command(site, db, *extra, tmp=tmp)[3:], env=env or None)
 
 
+def runs(url: str, limit: int | None = None) -> list[Any]:
+    """crawl_runs rows, newest first, JSON columns decoded (stats, counts, health)."""
+    from oilnews.storage.db import Database, recent_runs
+
+    database = Database(url)
+    try:
+        return database.transaction(lambda conn: recent_runs(conn, limit))
+    finally:
+        database.close()
+
+
 def query(url: str, sql: str, **params: Any) -> list[Any]:
     from oilnews.storage.db import create_db_engine
 

@@ -408,6 +408,12 @@ def abandon_stale_runs(conn: Connection, older_than: datetime) -> int:
     return int(result.rowcount or 0)
 
 
+def recent_runs(conn: Connection, limit: int | None = None) -> list[Any]:
+    """crawl_runs rows, newest first, with their JSON columns decoded on every database."""
+    query = select(runs_table).order_by(runs_table.c.id.desc())
+    return list(conn.execute(query if limit is None else query.limit(limit)))
+
+
 def start_run(conn: Connection, spider: str, site_url: str) -> int:
     result = conn.execute(
         _insert(conn, runs_table)

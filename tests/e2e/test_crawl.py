@@ -11,7 +11,7 @@ from pathlib import Path
 from oilnews.dates import parse_since
 from oilnews.replica.content import TWIN_REMAINDER
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import FIXTURES, ROOT, crawl, query, run_oilnews
+from tests.conftest import FIXTURES, ROOT, crawl, query, run_oilnews, runs
 
 ARTICLES = 300
 TWINS = sum(1 for i in range(ARTICLES) if i % 50 == TWIN_REMAINDER)
@@ -70,9 +70,9 @@ def test_crawl_replica_into_database(replica: ReplicaServer, database_url: str, 
     assert premium[0][0] > 0
     assert query(database_url, "select count(*) from price_quotes where source = 'ticker'")[0][0] == 8
 
-    run = query(database_url, "select status, finish_reason, counts from crawl_runs")
+    run = runs(database_url)
     assert len(run) == 1 and run[0].status == "finished" and run[0].finish_reason == "finished"
-    counts = run[0].counts if isinstance(run[0].counts, dict) else json.loads(run[0].counts)
+    counts = run[0].counts
     assert counts["articles_new"] == ARTICLES and counts["duplicates"] == TWINS
 
     # ...never requested: only the replica was contacted, each article page once, no AMP copy.

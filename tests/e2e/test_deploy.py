@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, query, unavailable
+from tests.conftest import ROOT, crawl, query, runs, unavailable
 
 BIN = Path(sys.executable).parent
 CRON = ROOT / "deploy" / "cron" / "oilnews-cron"
@@ -73,8 +73,8 @@ def test_broken_site_fails_health_check(sqlite_url: str, tmp_path: Path) -> None
         result = crawl(site.url, sqlite_url, tmp=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "UNHEALTHY" in result.stderr or "health check failed" in result.stderr
-    (run,) = query(sqlite_url, "select status, health from crawl_runs")
-    health = run.health if isinstance(run.health, dict) else json.loads(run.health)
+    (run,) = runs(sqlite_url)
+    health = run.health
     assert run.status == "failed" and health["ok"] is False
     assert any(f.startswith("body missing in") for f in health["failures"]), health
     assert query(sqlite_url, "select count(*) from articles")[0][0] == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl_command, query, unavailable
+from tests.conftest import ROOT, crawl_command, query, runs, unavailable
 
 REDIS_URL = os.environ.get("OILNEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ARTICLES = 1000
@@ -68,11 +67,9 @@ def test_two_workers_share_one_crawl(redis_url: str, postgres_url: str, tmp_path
         postgres_url, "select count(*), count(distinct url), count(distinct content_hash) from articles"
     )
     assert tuple(rows[0]) == (ARTICLES, ARTICLES, ARTICLES)
-    runs = query(postgres_url, "select status, counts from crawl_runs order by id")
-    assert [r.status for r in runs] == ["finished", "finished"]
-    pages = [
-        (r.counts if isinstance(r.counts, dict) else json.loads(r.counts))["pages_article"] for r in runs
-    ]
+    worker_runs = runs(postgres_url)
+    assert [r.status for r in worker_runs] == ["finished", "finished"]
+    pages = [r.counts["pages_article"] for r in worker_runs]
     assert all(p > 50 for p in pages), pages  # both workers did real work
     assert sum(pages) == len(article_paths)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, crawl_command, query
+from tests.conftest import ROOT, crawl, crawl_command, query, runs
 
 N = 300
 # Old enough to be outside the 48 h refresh window, recent enough for the sitemap lookback.
@@ -24,10 +24,7 @@ def article_hits(site: ReplicaServer) -> int:
 
 
 def run_counts(db: str) -> dict:  # type: ignore[type-arg]
-    import json
-
-    (row,) = query(db, "select counts from crawl_runs order by id desc limit 1")
-    return row.counts if isinstance(row.counts, dict) else json.loads(row.counts)
+    return runs(db, 1)[0].counts
 
 
 def test_incremental_runs_new_and_edited(database_url: str, tmp_path: Path) -> None:

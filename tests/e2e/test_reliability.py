@@ -3,7 +3,6 @@ counted with its reason and its URL recorded."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -16,7 +15,7 @@ import pytest
 
 from oilnews.replica.faults import Fault
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import IN_CI, ROOT, crawl, crawl_command, query, run_oilnews, unavailable
+from tests.conftest import IN_CI, ROOT, crawl, crawl_command, query, run_oilnews, runs, unavailable
 
 N = 120
 FAST_RETRIES = [
@@ -32,8 +31,7 @@ FAST_RETRIES = [
 
 
 def run_stats(db: str) -> dict:  # type: ignore[type-arg]
-    (row,) = query(db, "select stats from crawl_runs order by id desc limit 1")
-    return row.stats if isinstance(row.stats, dict) else json.loads(row.stats)
+    return runs(db, 1)[0].stats
 
 
 def test_server_faults_and_hostile_pages(sqlite_url: str, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from oilnews.rendering import chromium_path
 from oilnews.replica.content import Catalogue
 from oilnews.replica.pages import CHART_BLENDS, CHART_POINTS, render_article
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, crawl_command, query, unavailable
+from tests.conftest import ROOT, crawl, crawl_command, query, runs, unavailable
 
 pytestmark = pytest.mark.browser
 JS_EVERY = 10
@@ -46,8 +45,7 @@ def live_chromium() -> list[psutil.Process]:
 
 
 def stats_of(db: str) -> dict:  # type: ignore[type-arg]
-    (row,) = query(db, "select stats from crawl_runs order by id desc limit 1")
-    return row.stats if isinstance(row.stats, dict) else json.loads(row.stats)
+    return runs(db, 1)[0].stats
 
 
 def test_script_pages_challenges_and_chart(sqlite_url: str, tmp_path: Path) -> None:
