@@ -182,3 +182,47 @@ def test_robots_txt_is_obeyed(sqlite_url: str, tmp_path: Path) -> None:
     assert not [p for p in hits if p.startswith("/Energy/Coal/")]
     assert query(sqlite_url, "select count(*) from articles where url like '%/Energy/Coal/%'")[0][0] == 0
     assert query(sqlite_url, "select count(*) from articles")[0][0] > 0
+
+
+def test_db_upgrade_replica_serve_and_progress_lines(sqlite_url: str, tmp_path: Path) -> None:
+    upgraded = run_oilnews("db", "upgrade", "--db", sqlite_url)
+    assert upgraded.returncode == 0 and "schema up to date" in upgraded.stdout
+    assert query(sqlite_url, "select version_num from alembic_version")[0][0] == "0001"
+
+    import socket
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "oilnews.cli", "replica", "serve", "--port", str(port), "--articles", "40"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and "serving on" in server.stdout.readline()
+        site = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(site + "/robots.txt", timeout=10) as robots:
+            assert b"Disallow: /account/" in robots.read()
+        result = run_oilnews(
+            "crawl",
+            "--site",
+            site,
+            "--db",
+            sqlite_url,
+            "--progress",
+            "0.2",
+            "-s",
+            f"OILNEWS_SPOOL_DIR={tmp_path}",
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stdout:
+            server.stdout.close()
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert any(line.startswith("[") and "articles new" in line for line in lines)  # progress
+    assert lines[-1].startswith("oilnews: done in ") and "articles new 40" in lines[-1]  # summary
