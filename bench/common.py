@@ -68,7 +68,8 @@ def crawl(site: str, db: str, *extra: str, env: dict[str, str] | None = None) ->
 
 def last_run(db: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(stats, counts) of the newest crawl_runs row."""
-    from oilnews.storage.db import Database, recent_runs
+    from oilnews.storage.database import Database
+    from oilnews.storage.runs import recent_runs
 
     database = Database(db)
     try:

@@ -67,8 +67,9 @@ def store_pipeline(url: str, items: list[Any], spool: Path) -> float:
 def core_executemany(url: str, items: list[Any]) -> float:
     from sqlalchemy import insert
 
-    from oilnews.storage.db import ARTICLE_FIELDS, Database
+    from oilnews.storage.database import Database
     from oilnews.storage.models import articles_table
+    from oilnews.storage.writer import ARTICLE_FIELDS
 
     database = Database(url)
     database.transaction(lambda conn: None)  # schema

@@ -37,7 +37,7 @@ def run_workers(site: str, db: str, workers: int, tmp: Path) -> float:
 def main() -> None:
     from sqlalchemy import text
 
-    from oilnews.storage.db import create_db_engine
+    from oilnews.storage.engine import create_db_engine
 
     timings = {}
     with tempfile.TemporaryDirectory() as tmp, ReplicaServer(ARTICLES) as site:

@@ -1,4 +1,9 @@
-"""`oilnews` command line: crawl, parse, replica serve, runs, db upgrade."""
+"""`oilnews` command line: crawl, parse, replica serve, runs, db upgrade, schedule.
+
+Every mistake ends in one line on stderr saying what is wrong and what to do, and the exit code
+of oilnews.errors.ExitCode (the table in README.md); never a traceback unless asked for
+(`--log-level DEBUG`, or OILNEWS_DEBUG=1 for errors outside a crawl).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,20 @@ import json
 import os
 import sys
 import time
+import traceback
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-EXIT_OK, EXIT_UNHEALTHY, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 64, 75
+from oilnews.errors import ExitCode, OilnewsError, SiteUnreachable, UsageError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but a bad argument is a UsageError (exit 64), not argparse's exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
 def crawl_argv(site: str, db: str, *extra: str, **settings: Any) -> list[str]:
@@ -35,26 +48,25 @@ def crawl_argv(site: str, db: str, *extra: str, **settings: Any) -> list[str]:
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    """The project's settings with this command's options and `-s` pairs applied."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "oilnews.settings")
     from scrapy.utils.project import get_project_settings
 
+    from oilnews.config import SPIDER_ARGUMENTS, apply_spider_arguments, parse_assignment
+
     settings = get_project_settings()
-    overrides = {
-        "OILNEWS_SITE_URL": getattr(args, "site", None),
-        "OILNEWS_DATABASE_URL": getattr(args, "db", None),
-        "OILNEWS_MAX_PAGES": getattr(args, "max_pages", None),
-        "OILNEWS_SINCE": getattr(args, "since", None),
-        "OILNEWS_MAX_HOPS": getattr(args, "max_hops", None),
-        "OILNEWS_SECTIONS": getattr(args, "sections", None),
-        "OILNEWS_FULL": True if getattr(args, "full", False) else None,
-        "LOG_LEVEL": getattr(args, "log_level", None),
-        "LOG_FILE": getattr(args, "log_file", None),
-    }
-    for name, value in overrides.items():
+    options = {name: getattr(args, name, None) for name in SPIDER_ARGUMENTS}
+    options["full"] = True if options.get("full") else None
+    apply_spider_arguments(settings, {k: v for k, v in options.items() if v is not None})
+    for name, value in (
+        ("OILNEWS_DATABASE_URL", getattr(args, "db", None)),
+        ("LOG_LEVEL", getattr(args, "log_level", None)),
+        ("LOG_FILE", getattr(args, "log_file", None)),
+    ):
         if value is not None:
             settings.set(name, value, priority="cmdline")
     for pair in getattr(args, "set", None) or []:
-        name, _, value = pair.partition("=")
+        name, value = parse_assignment(pair)
         settings.set(name, value, priority="cmdline")
     return settings
 
@@ -73,55 +85,78 @@ def _reachable(site_url: str, timeout: float = 15) -> str | None:
 def cmd_crawl(args: argparse.Namespace) -> int:
     from scrapy.crawler import CrawlerProcess
 
-    from oilnews.extensions import run_counts
+    from oilnews.addons import preflight
+    from oilnews.health import DATABASE_ERROR_KEY, HEALTH_FAILURES_KEY, exit_code
+    from oilnews.logs import hide_tracebacks, install_masking, mask_secrets
     from oilnews.stats import key
-    from oilnews.storage.db import mask_secrets
+    from oilnews.storage.database import Database
+    from oilnews.summary import run_counts, summary_line
 
+    install_masking()
     settings = _settings(args)
-    if not args.quiet:
-        settings.set("OILNEWS_PROGRESS_INTERVAL", args.progress, priority="cmdline")
+    preflight(settings)  # bad settings (64) and missing packages (70), before any work
+    database = Database(
+        settings.get("OILNEWS_DATABASE_URL"),
+        retries=settings.getint("OILNEWS_DB_RETRIES"),
+        backoff=settings.getfloat("OILNEWS_DB_RETRY_BACKOFF"),
+        auto_migrate=settings.getbool("OILNEWS_DB_AUTO_MIGRATE"),
+    )
+    try:
+        database.check_writable()  # a database we could never write to: exit 3 now, not later
+    finally:
+        database.close()
     site = settings.get("OILNEWS_SITE_URL")
     reason = _reachable(site)
     if reason is not None:
-        print(f"oilnews: error: cannot reach {site}: {reason}", file=sys.stderr)
-        return EXIT_UNREACHABLE
+        raise SiteUnreachable(f"cannot reach {site}: {reason} (is the URL right, and the site up?)")
+    if not args.quiet:
+        settings.set("OILNEWS_PROGRESS_INTERVAL", args.progress, priority="cmdline")
     if args.log_level is None and args.log_file is None:
         settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
     process = CrawlerProcess(settings)
+    if args.log_file is None:
+        hide_tracebacks(settings.get("LOG_LEVEL"))
     crawler = process.create_crawler("news")
     started = time.monotonic()
     process.crawl(crawler)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
-    counts = run_counts(stats)
-    healthy = bool(stats.get(key("health", "ok"), False))
-    elapsed = time.monotonic() - started
+    code = exit_code(stats, settings)
+    if process.bootstrap_failed and not stats:
+        raise OilnewsError("the crawl could not start; run with --log-level DEBUG for the details")
     if not args.quiet:
+        where = mask_secrets(settings.get("OILNEWS_DATABASE_URL"))
+        healthy = code == ExitCode.OK
+        line = summary_line(
+            run_counts(stats), time.monotonic() - started, healthy, stats.get(key("run_id")), where
+        )
+        print(line, file=sys.stderr)
+    if code == ExitCode.DATABASE:
         print(
-            f"oilnews: {'done' if healthy else 'UNHEALTHY'} in {elapsed:.1f}s: "
-            f"pages {counts['responses']}, articles new {counts['articles_new']}, "
-            f"updated {counts['articles_updated']}, unchanged {counts['articles_unchanged']}, "
-            f"duplicate {counts['duplicates']}, dropped {counts['dropped']}, "
-            f"skipped known {counts['skipped_known']}, refreshed {counts['refreshed']}, quotes {counts['quotes']}, "
-            f"errors {counts['errors']}; run {stats.get(key('run_id'))} in "
-            f"{mask_secrets(settings.get('OILNEWS_DATABASE_URL'))}",
+            f"oilnews: error: {stats.get(DATABASE_ERROR_KEY) or 'the database became unusable'}",
             file=sys.stderr,
         )
-    if stats.get("response_received_count", 0) == 0:
-        print(f"oilnews: error: no page of {site} could be downloaded", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    return EXIT_OK if healthy else EXIT_UNHEALTHY
+    elif code == ExitCode.UNREACHABLE:
+        print(f"oilnews: error: no page of {site} could be downloaded (see the log above)", file=sys.stderr)
+    elif code == ExitCode.UNHEALTHY:
+        failures = list(stats.get(HEALTH_FAILURES_KEY) or ["see crawl_runs.health"])
+        more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+        print(f"oilnews: error: health check failed: {failures[0]}{more}", file=sys.stderr)
+    return int(code)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from scrapy.http import HtmlResponse
 
+    from oilnews.dates import json_value
     from oilnews.pages.article import parse_article
     from oilnews.pages.listing import parse_listing
     from oilnews.pipelines.clean import clean_article
 
-    body = Path(args.file).read_bytes()
-    response = HtmlResponse(url=args.url, body=body, encoding=args.encoding)
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no file {path}")
+    response = HtmlResponse(url=args.url, body=path.read_bytes(), encoding=args.encoding)
     if args.kind == "listing":
         page = parse_listing(response)
         output: dict[str, Any] = {
@@ -132,7 +167,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
                     "url": e.url,
                     "title": e.title,
                     "author": e.author,
-                    "listed_at": e.listed_at.isoformat() if e.listed_at else None,
+                    "listed_at": json_value(e.listed_at),
                 }
                 for e in page.entries
             ],
@@ -141,7 +176,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
         output = clean_article(parse_article(response)).to_json()
     json.dump(output, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_replica(args: argparse.Namespace) -> int:
@@ -152,14 +187,20 @@ def cmd_replica(args: argparse.Namespace) -> int:
     if args.epoch:
         from oilnews.dates import parse_since
 
-        extra["epoch"] = parse_since(args.epoch)
-    server = ReplicaServer(
-        args.articles,
-        port=args.port,
-        host=args.host,
-        access_log=Path(args.access_log) if args.access_log else None,
-        **extra,
-    )
+        try:
+            extra["epoch"] = parse_since(args.epoch)
+        except ValueError as error:
+            raise UsageError(f"--epoch: {error}") from None
+    try:
+        server = ReplicaServer(
+            args.articles,
+            port=args.port,
+            host=args.host,
+            access_log=Path(args.access_log) if args.access_log else None,
+            **extra,
+        )
+    except OSError as error:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
     server.state.broken_articles = args.broken_articles
     print(f"replica of {args.articles} articles serving on {server.url}", flush=True)
     try:
@@ -168,82 +209,101 @@ def cmd_replica(args: argparse.Namespace) -> int:
         pass
     finally:
         server.httpd.server_close()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from oilnews.storage.db import Database, recent_runs
+    from oilnews.dates import json_value
+    from oilnews.storage.database import open_for_reading
+    from oilnews.storage.runs import recent_runs
 
     settings = _settings(args)
-    database = Database(settings.get("OILNEWS_DATABASE_URL"))
-    rows = database.transaction(lambda conn: recent_runs(conn, args.limit))
+    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
+    try:
+        rows = database.transaction(lambda conn: recent_runs(conn, args.limit))
+    finally:
+        database.close()
+    if args.json:
+        for row in rows:
+            record = {name: json_value(value) for name, value in row._mapping.items() if name != "stats"}
+            print(json.dumps(record, ensure_ascii=False))
+        return ExitCode.OK
+    print(
+        f"{'run':>5} {'started (UTC)':19} {'duration':>8} {'status':9} {'reason':12} "
+        f"{'requests':>8} {'new':>6} {'updated':>7} {'unchanged':>9} {'gone':>5} {'dropped':>7} {'errors':>6}  health"
+    )
     for row in rows:
         c = row.counts or {}
+        seconds = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
+        duration = f"{seconds:.0f}s" if seconds is not None else "-"
+        failures = (row.health or {}).get("failures") or []
         print(
-            f"#{row.id} {row.started_at:%Y-%m-%d %H:%M:%S} {row.status:<8} {row.finish_reason or '-':<10} "
-            f"requests {c.get('requests', 0)} new {c.get('articles_new', 0)} updated {c.get('articles_updated', 0)} "
-            f"unchanged {c.get('articles_unchanged', 0)} skipped {c.get('skipped_known', 0)} "
-            f"dropped {c.get('dropped', 0)} errors {c.get('errors', 0)}"
-            + ("" if (row.health or {}).get("ok", True) else f"  health: {'; '.join(row.health['failures'])}")
+            f"{row.id:>5} {row.started_at:%Y-%m-%d %H:%M:%S} {duration:>8} {row.status:9} "
+            f"{(row.finish_reason or '-'):12} {c.get('requests', 0):>8} {c.get('articles_new', 0):>6} "
+            f"{c.get('articles_updated', 0):>7} {c.get('articles_unchanged', 0):>9} {c.get('gone', 0):>5} "
+            f"{c.get('dropped', 0):>7} {c.get('errors', 0):>6}  {'; '.join(failures) if failures else 'ok'}"
         )
-    database.close()
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from oilnews.storage.db import Database
+    from oilnews.storage.database import Database
 
     settings = _settings(args)
     database = Database(settings.get("OILNEWS_DATABASE_URL"))
-    database.transaction(lambda conn: None)
-    print(f"schema up to date in {database.safe_url}")
-    database.close()
-    return EXIT_OK
-
-
-def _scrapyd(url: str, endpoint: str, data: dict[str, str] | None = None) -> dict[str, Any]:
-    """One call of scrapyd's JSON API, with basic auth from SCRAPYD_USERNAME/SCRAPYD_PASSWORD."""
-    import base64
-    import urllib.parse
-
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    request = urllib.request.Request(f"{url.rstrip('/')}/{endpoint}", data=body)
-    user, password = os.environ.get("SCRAPYD_USERNAME", ""), os.environ.get("SCRAPYD_PASSWORD", "")
-    if user:
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-    if answer.get("status") != "ok":
-        raise RuntimeError(f"scrapyd {endpoint}: {answer.get('message', answer)}")
-    return answer
+    try:
+        database.transaction(lambda conn: None)
+        print(f"schema up to date in {database.safe_url}")
+    finally:
+        database.close()
+    return ExitCode.OK
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
-    url = args.url or os.environ.get("SCRAPYD_URL", "http://127.0.0.1:6800")
-    jobs = _scrapyd(url, f"listjobs.json?project={args.project}")
-    busy = [
-        job
-        for state in ("pending", "running")
-        for job in jobs.get(state, [])
-        if job.get("spider") == args.spider
-    ]
-    if busy:
-        print(
-            f"oilnews: a {args.spider} job is already {', '.join(sorted({j.get('id', '?') for j in busy}))}"
-            " pending or running; not scheduling another",
-            file=sys.stderr,
+    from oilnews.config import parse_assignment
+    from oilnews.errors import require
+
+    require("scrapyd_client", "scrapyd-client", extra="deploy")
+    import requests
+    from scrapyd_client.exceptions import ErrorResponse, MalformedResponse
+    from scrapyd_client.pyclient import ScrapydClient
+
+    url = (args.url or os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800").rstrip("/")
+    spider_args = [parse_assignment(pair) for pair in args.spider_args]
+    client = ScrapydClient(url, os.environ.get("SCRAPYD_USERNAME"), os.environ.get("SCRAPYD_PASSWORD"))
+    try:
+        jobs = client.jobs(args.project)
+        busy = sorted(
+            str(job.get("id", "?"))
+            for state in ("pending", "running")
+            for job in jobs.get(state, [])
+            if job.get("spider") == args.spider
         )
-        return EXIT_SKIPPED
-    spider_args = dict(pair.split("=", 1) for pair in args.spider_args)
-    answer = _scrapyd(url, "schedule.json", {"project": args.project, "spider": args.spider, **spider_args})
-    print(answer["jobid"])
-    return EXIT_OK
+        if busy:
+            print(
+                f"oilnews: not scheduling: {args.spider} job {', '.join(busy)} is still pending or running on {url}",
+                file=sys.stderr,
+            )
+            return ExitCode.SKIPPED
+        print(client.schedule(args.project, args.spider, spider_args))
+    except requests.ConnectionError:
+        raise OilnewsError(
+            f"cannot reach scrapyd at {url}: is it running? (set SCRAPYD_URL or --url)"
+        ) from None
+    except MalformedResponse as error:
+        if "unauthorized" in str(error).lower():
+            raise OilnewsError(
+                f"scrapyd at {url} refused the credentials: set SCRAPYD_USERNAME and SCRAPYD_PASSWORD"
+            ) from None
+        raise OilnewsError(f"scrapyd at {url} did not answer with JSON: {str(error)[:200]}") from None
+    except ErrorResponse as error:
+        raise OilnewsError(f"scrapyd at {url}: {error}") from None
+    return ExitCode.OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="oilnews", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = ArgumentParser(prog="oilnews", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     def add_db(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="SQLAlchemy URL (default: $OILNEWS_DATABASE_URL or sqlite:///oilnews.db)")
@@ -258,8 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--full", action="store_true", help="download everything again, ignore what is stored")
     crawl.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
     crawl.add_argument("--quiet", action="store_true", help="no progress or summary lines")
-    crawl.add_argument("--log-level", help="Scrapy log level (default WARNING)")
-    crawl.add_argument("--log-file")
+    crawl.add_argument(
+        "--log-level", type=str.upper, choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+    )
+    crawl.add_argument("--log-file", help="full log (with tracebacks) here instead of stderr")
     crawl.add_argument(
         "-s", "--set", action="append", metavar="NAME=VALUE", help="any Scrapy/oilnews setting"
     )
@@ -273,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     parse.set_defaults(func=cmd_parse)
 
     replica = sub.add_parser("replica", help="the local replica of the site")
-    replica_sub = replica.add_subparsers(dest="replica_command", required=True)
+    replica_sub = replica.add_subparsers(dest="replica_command", required=True, parser_class=ArgumentParser)
     serve = replica_sub.add_parser("serve", help="serve a replica on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8900)
     serve.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "::1", "localhost"))
@@ -293,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list recent crawl runs")
     add_db(runs)
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true", help="one JSON object per run (counts and health)")
     runs.set_defaults(func=cmd_runs)
 
     schedule = sub.add_parser("schedule", help="schedule a crawl on scrapyd unless one is pending or running")
@@ -305,29 +368,41 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.set_defaults(func=cmd_schedule)
 
     db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub = db.add_subparsers(dest="db_command", required=True, parser_class=ArgumentParser)
     upgrade = db_sub.add_parser("upgrade", help="apply the Alembic migrations")
     add_db(upgrade)
     upgrade.set_defaults(func=cmd_db)
     return parser
 
 
+def _debugging(args: argparse.Namespace | None) -> bool:
+    return bool(os.environ.get("OILNEWS_DEBUG")) or getattr(args, "log_level", None) == "DEBUG"
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from oilnews.logs import first_line, install_masking
+
+    install_masking()
+    args: argparse.Namespace | None = None
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
-    except Exception as error:  # one clear line, not a traceback, for operators
-        from oilnews.storage.db import mask_secrets
-
+    except OilnewsError as error:
+        print(f"oilnews: error: {first_line(error)}", file=sys.stderr)
+        if _debugging(args):
+            traceback.print_exc()
+        return int(error.exit_code)
+    except Exception as error:  # a bug: one line, the traceback only when asked for
         print(
-            f"oilnews: error: {mask_secrets(str(error)).splitlines()[0] if str(error) else type(error).__name__}",
+            f"oilnews: internal error: {type(error).__name__}: {first_line(error)} "
+            "(OILNEWS_DEBUG=1 shows the traceback; please report it)",
             file=sys.stderr,
         )
-        if os.environ.get("OILNEWS_DEBUG"):
-            raise
-        return EXIT_UNHEALTHY
+        if _debugging(args):
+            traceback.print_exc()
+        return int(ExitCode.INTERNAL)
 
 
 if __name__ == "__main__":

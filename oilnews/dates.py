@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # The site publishes in US Central time: bylines say CDT/CST, JSON-LD offsets are -05/-06.
@@ -17,19 +19,12 @@ _ZONES = {
     "UTC": UTC,
     "GMT": UTC,
 }
+# The date part of a byline ("Aug 01, 2025, 2:15 AM CDT") and of a listing's meta line
+# ("Aug 13, 2025 at 07:43"), found in their surrounding text and then read by strptime.
 _BYLINE_DATE = re.compile(
-    r"(?P<mon>[A-Z][a-z]{2})\w*\.? (?P<day>\d{1,2}), (?P<year>\d{4}),? (?P<hour>\d{1,2}):(?P<minute>\d{2})"
-    r"\s*(?P<ampm>[AP]M)(?:\s+(?P<tz>[A-Z]{2,4}))?"
+    r"(?P<date>[A-Z][a-z]{2} \d{1,2}, \d{4}),? (?P<time>\d{1,2}:\d{2}\s*[AP]M)(?:\s+(?P<tz>[A-Z]{2,4}))?"
 )
-_LISTING_DATE = re.compile(
-    r"(?P<mon>[A-Z][a-z]{2})\w*\.? (?P<day>\d{1,2}), (?P<year>\d{4})(?: at (?P<hour>\d{1,2}):(?P<minute>\d{2}))?"
-)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1
-    )
-}
+_LISTING_DATE = re.compile(r"(?P<date>[A-Z][a-z]{2} \d{1,2}, \d{4})(?: at (?P<time>\d{1,2}:\d{2}))?")
 _AGE = re.compile(r"(?P<n>\d+)\s*(?P<unit>sec|min|hour|day|week|month|year)", re.IGNORECASE)
 _AGE_UNITS = {
     "sec": timedelta(seconds=1),
@@ -64,19 +59,20 @@ def parse_iso(value: str | None) -> datetime | None:
         return None
 
 
-def parse_byline_date(text: str | None) -> datetime | None:
-    """`Aug 01, 2025, 2:15 AM CDT` (article byline)."""
-    if not text:
-        return None
-    m = _BYLINE_DATE.search(text)
-    if not m or m.group("mon") not in _MONTHS:
-        return None
-    hour = int(m.group("hour")) % 12 + (12 if m.group("ampm") == "PM" else 0)
+def _strptime(text: str, fmt: str) -> datetime | None:
     try:
-        local = datetime(
-            int(m.group("year")), _MONTHS[m.group("mon")], int(m.group("day")), hour, int(m.group("minute"))
-        )
+        return datetime.strptime(text, fmt)
     except ValueError:
+        return None
+
+
+def parse_byline_date(text: str | None) -> datetime | None:
+    """`Aug 01, 2025, 2:15 AM CDT` (article byline); no zone named: the site's local time."""
+    m = _BYLINE_DATE.search(text or "")
+    if not m:
+        return None
+    local = _strptime(f"{m.group('date')} {m.group('time').replace(' ', '')}", "%b %d, %Y %I:%M%p")
+    if local is None:
         return None
     zone = _ZONES.get(m.group("tz") or "")
     return to_utc(local.replace(tzinfo=zone) if zone else local)
@@ -84,32 +80,26 @@ def parse_byline_date(text: str | None) -> datetime | None:
 
 def parse_listing_date(text: str | None) -> datetime | None:
     """`Aug 13, 2025 at 07:43` (listing meta; no zone stated, so site local time)."""
-    if not text:
+    m = _LISTING_DATE.search(text or "")
+    if not m:
         return None
-    m = _LISTING_DATE.search(text)
-    if not m or m.group("mon") not in _MONTHS:
-        return None
-    try:
-        local = datetime(
-            int(m.group("year")),
-            _MONTHS[m.group("mon")],
-            int(m.group("day")),
-            int(m.group("hour") or 0),
-            int(m.group("minute") or 0),
-        )
-    except ValueError:
-        return None
-    return to_utc(local)
+    local = _strptime(f"{m.group('date')} {m.group('time') or '00:00'}", "%b %d, %Y %H:%M")
+    return None if local is None else to_utc(local)
 
 
-def parse_rfc822(text: str | None) -> datetime | None:
-    """RSS `pubDate`."""
+def parse_http_date(text: str | None) -> datetime | None:
+    """An HTTP date header (`Date`, `Retry-After`, `Last-Modified`), or None."""
     if not text:
         return None
     try:
         return to_utc(parsedate_to_datetime(text.strip()))
     except (TypeError, ValueError, IndexError):
-        return parse_iso(text)
+        return None
+
+
+def parse_rfc822(text: str | None) -> datetime | None:
+    """RSS `pubDate` (RFC 822; some feeds write ISO 8601 instead)."""
+    return parse_http_date(text) or parse_iso(text)
 
 
 def parse_age(text: str | None, now: datetime) -> datetime | None:
@@ -139,3 +129,22 @@ def parse_since(text: str) -> datetime:
     if parsed is None:
         raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)")
     return parsed
+
+
+def months_ago(moment: datetime, months: int) -> datetime:
+    """The first instant (UTC) of the month `months` before `moment`'s month."""
+    index = moment.year * 12 + moment.month - 1 - max(0, months)
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def months_between(since: datetime, until: datetime) -> Iterator[tuple[int, int]]:
+    """(year, month) from `since`'s month to `until`'s, both included."""
+    year, month = since.year, since.month
+    while (year, month) <= (until.year, until.month):
+        yield year, month
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON carries it: datetimes as ISO 8601 (with their UTC offset), else as is."""
+    return value.isoformat() if isinstance(value, datetime) else value

@@ -21,6 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.settings import BaseSettings
 
+from oilnews.errors import require
 from oilnews.stats import key
 
 logger = logging.getLogger(__name__)
@@ -37,11 +38,12 @@ def generation(settings: BaseSettings) -> str:
     return datetime.fromtimestamp(bucket, UTC).strftime("%Y%m%dT%H%M")
 
 
-def configure(settings: BaseSettings) -> None:
-    """Switch the scheduler and dupefilter to scrapy-redis when OILNEWS_REDIS_URL is set."""
+def frontier_settings(settings: BaseSettings) -> dict[str, Any]:
+    """scrapy-redis's scheduler and dupefilter when OILNEWS_REDIS_URL is set, else nothing."""
     url = settings.get("OILNEWS_REDIS_URL")
     if not url:
-        return
+        return {}
+    require("scrapy_redis", "scrapy-redis")
     import warnings
 
     from scrapy.exceptions import ScrapyDeprecationWarning
@@ -49,18 +51,17 @@ def configure(settings: BaseSettings) -> None:
     # scrapy-redis 0.9 still passes `spider` to the stats API; its warnings, not ours.
     warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
     prefix = f"oilnews:{generation(settings)}"
-    settings.set("OILNEWS_REDIS_PREFIX", prefix, priority="spider")
-    for name, value in (
-        ("SCHEDULER", "scrapy_redis.scheduler.Scheduler"),
-        ("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter"),
-        ("SCHEDULER_QUEUE_CLASS", "scrapy_redis.queue.PriorityQueue"),
+    return {
+        "OILNEWS_REDIS_PREFIX": prefix,
+        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         # Several workers: the first to finish must not wipe the shared queue.
-        ("SCHEDULER_PERSIST", True),
-        ("SCHEDULER_QUEUE_KEY", f"{prefix}:%(spider)s:requests"),
-        ("SCHEDULER_DUPEFILTER_KEY", f"{prefix}:%(spider)s:dupefilter"),
-        ("REDIS_URL", url),
-    ):
-        settings.set(name, value, priority="spider")
+        "SCHEDULER_PERSIST": True,
+        "SCHEDULER_QUEUE_KEY": f"{prefix}:%(spider)s:requests",
+        "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:%(spider)s:dupefilter",
+        "REDIS_URL": url,
+    }
 
 
 class RedisWorkerCoordinator:
@@ -93,6 +94,7 @@ class RedisWorkerCoordinator:
         url = settings.get("OILNEWS_REDIS_URL")
         if not url:
             raise NotConfigured
+        require("redis", "redis")
         return cls(
             crawler,
             url,
@@ -103,11 +105,12 @@ class RedisWorkerCoordinator:
 
     def _busy(self) -> bool:
         engine = self.crawler.engine
-        if engine is None:
+        if engine is None or engine.spider is None:
             return False
-        downloader_active = bool(engine.downloader.active)
-        scraper = getattr(engine.scraper, "slot", None)
-        return downloader_active or bool(scraper is not None and scraper.active)
+        try:
+            return not engine.spider_is_idle()
+        except RuntimeError:  # the engine is not running (opening or closed)
+            return False
 
     def _beat(self) -> None:
         state = "busy" if self._busy() else "idle"

@@ -1,57 +1,189 @@
-"""Health checks over the final crawl stats (spidermon's habit, without the dependency).
+"""Health checks: a table of monitors over the final crawl stats (spidermon's habit), and
+the one function that turns a finished crawl into an exit code.
 
-A site redesign that yields empty articles must fail the run loudly: the result goes into
-`crawl_runs.health`, the log, and the exit code of `oilnews crawl`.
+A site redesign that yields empty articles must fail the run loudly; a normal site (deleted
+articles, a slow page) must not. Each monitor is a row: what it counts in the stats, the
+setting that bounds it, and the line it writes when the bound is crossed. A new monitor is a
+new row in MONITORS (see docs/architecture.md).
+
+`HealthMonitor` (an extension) evaluates the table when the spider closes, whether or not runs
+are recorded, and leaves the verdict in the stats (`oilnews/health/ok`, `.../failures`), where
+the run recorder, the CLI and `scrapy crawl` read it.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.settings import BaseSettings
+
+from oilnews.errors import ExitCode
+from oilnews.failures import ERROR_PREFIX
 from oilnews.stats import key
 
+logger = logging.getLogger(__name__)
 
-def evaluate(stats: dict[str, Any], finish_reason: str, settings: Any) -> dict[str, Any]:
-    failures: list[str] = []
-    if not settings.getbool("OILNEWS_HEALTH_ENABLED", True):
-        return {"ok": True, "failures": [], "checked": False}
-    if finish_reason != "finished":
-        failures.append(f"finish reason is {finish_reason!r}, not 'finished'")
-    listings = int(stats.get(key("pages", "listing"), 0)) + int(stats.get(key("pages", "feed"), 0))
-    articles = int(stats.get(key("clean", "articles"), 0))
-    known = int(stats.get(key("skipped", "known"), 0))
-    if listings and not articles and not known:
-        failures.append(f"no articles parsed although {listings} listing/feed pages were read")
-    threshold = settings.getfloat("OILNEWS_HEALTH_MAX_MISSING_SHARE", 0.1)
-    if articles:
-        for field in settings.getlist("OILNEWS_HEALTH_FIELDS", ["title", "body", "published_at", "authors"]):
-            missing = int(stats.get(key("fields_missing", field), 0))
-            if missing / articles > threshold:
-                failures.append(f"{field} missing in {missing}/{articles} articles (over {threshold:.0%})")
-        fallback = int(stats.get(key("body_source", "json_ld"), 0))
-        if fallback / articles > threshold:
-            failures.append(
-                f"article body container not found in {fallback}/{articles} articles "
-                "(body taken from JSON-LD): the page layout has changed"
-            )
-    requests = int(stats.get("downloader/request_count", 0))
-    errors = sum(
-        int(v)
-        for k, v in stats.items()
-        if k.startswith((key("request_failed") + "/", key("pages", "parse_error")))
+HEALTH_OK_KEY = key("health", "ok")
+HEALTH_FAILURES_KEY = key("health", "failures")
+DATABASE_ERROR_KEY = key("database", "unusable")  # the one line saying why, set by the store
+DATABASE_UNUSABLE_REASON = "database_unusable"  # the finish reason when the database gave up
+
+Stats = Mapping[str, Any]
+
+
+def _int(stats: Stats, name: str) -> int:
+    return int(stats.get(name, 0) or 0)
+
+
+def _sum(stats: Stats, *prefixes: str) -> int:
+    return sum(int(v) for k, v in stats.items() if k.startswith(prefixes) and isinstance(v, int | float))
+
+
+def articles(stats: Stats) -> int:
+    return _int(stats, key("clean", "articles"))
+
+
+def errors(stats: Stats) -> int:
+    """Server errors after retries, timeouts, connection failures, parse errors. Not 404/410:
+    an article the site deleted is a fact of the site (counted under oilnews/gone)."""
+    return _sum(stats, ERROR_PREFIX + "/", key("pages", "parse_error"))
+
+
+@dataclass(frozen=True)
+class Monitor:
+    """Fails when `count / total` exceeds the setting `limit` (with no limit: when count > 0).
+    `observe` returns (count, total), or None when the monitor does not apply to this run."""
+
+    name: str
+    observe: Callable[[Stats, str], tuple[int, int] | None]
+    limit: str | None
+    message: str  # formatted with count, total, limit, reason
+
+
+def _field_missing(field: str) -> Monitor:
+    return Monitor(
+        f"{field}_missing",
+        lambda s, _r: (_int(s, key("fields_missing", field)), articles(s)) if articles(s) else None,
+        "OILNEWS_HEALTH_MAX_MISSING_SHARE",
+        f"{field} missing in {{count}}/{{total}} articles (over {{limit:.0%}})",
     )
-    max_error_rate = settings.getfloat("OILNEWS_HEALTH_MAX_ERROR_RATE", 0.05)
-    if requests and errors / requests > max_error_rate:
-        failures.append(f"error rate {errors}/{requests} over {max_error_rate:.0%}")
-    if stats.get(key("store", "spooled_items")):
-        failures.append(f"{stats[key('store', 'spooled_items')]} items spooled: database writes failed")
-    if requests == 0 and finish_reason == "finished":
-        failures.append("no request was made")
+
+
+MONITORS: tuple[Monitor, ...] = (
+    Monitor(
+        "finished",
+        lambda s, reason: (int(reason != "finished"), 1),
+        None,
+        "finish reason is {reason!r}, not 'finished'",
+    ),
+    Monitor(
+        "articles_parsed",
+        lambda s, _r: (
+            int(not articles(s) and not _int(s, key("skipped", "known"))),
+            _int(s, key("pages", "listing")) + _int(s, key("pages", "feed")),
+        ),
+        None,
+        "no articles parsed although {total} listing/feed pages were read",
+    ),
+    Monitor(
+        "body_container",
+        lambda s, _r: (_int(s, key("body_source", "json_ld")), articles(s)) if articles(s) else None,
+        "OILNEWS_HEALTH_MAX_MISSING_SHARE",
+        "article body container not found in {count}/{total} articles "
+        "(body taken from JSON-LD): the page layout has changed",
+    ),
+    Monitor(
+        "error_rate",
+        lambda s, _r: (errors(s), _int(s, "downloader/request_count")),
+        "OILNEWS_HEALTH_MAX_ERROR_RATE",
+        "error rate {count}/{total} over {limit:.0%}",
+    ),
+    Monitor(
+        "spooled",
+        lambda s, _r: (_int(s, key("store", "spooled_items")), 1),
+        None,
+        "{count} items spooled: database writes failed",
+    ),
+    Monitor(
+        "requests_made",
+        lambda s, reason: (int(reason == "finished" and not _int(s, "downloader/request_count")), 1),
+        None,
+        "no request was made",
+    ),
+)
+
+
+def monitors(settings: BaseSettings) -> list[Monitor]:
+    """The table, with one field monitor per OILNEWS_HEALTH_FIELDS entry."""
+    return [
+        MONITORS[0],
+        MONITORS[1],
+        *(_field_missing(f) for f in settings.getlist("OILNEWS_HEALTH_FIELDS")),
+        *MONITORS[2:],
+    ]
+
+
+def evaluate(stats: Stats, finish_reason: str, settings: BaseSettings) -> dict[str, Any]:
+    if not settings.getbool("OILNEWS_HEALTH_ENABLED"):
+        return {"ok": True, "failures": [], "checked": False}
+    failures: list[str] = []
+    for monitor in monitors(settings):
+        observed = monitor.observe(stats, finish_reason)
+        if observed is None:
+            continue
+        count, total = observed
+        if not total:
+            continue
+        limit = settings.getfloat(monitor.limit) if monitor.limit else None
+        if (limit is None and count > 0) or (limit is not None and count / total > limit):
+            failures.append(
+                monitor.message.format(count=count, total=total, limit=limit, reason=finish_reason)
+            )
     return {
         "ok": not failures,
         "failures": failures,
         "checked": True,
-        "articles": articles,
-        "requests": requests,
-        "errors": errors,
+        "articles": articles(stats),
+        "requests": _int(stats, "downloader/request_count"),
+        "errors": errors(stats),
+        "gone": _sum(stats, key("gone") + "/"),
     }
+
+
+def exit_code(stats: Stats, settings: BaseSettings) -> ExitCode:
+    """The exit code of a finished crawl, for `oilnews crawl` and `scrapy crawl` alike."""
+    if stats.get(DATABASE_ERROR_KEY) or stats.get("finish_reason") == DATABASE_UNUSABLE_REASON:
+        return ExitCode.DATABASE
+    if not _int(stats, "response_received_count"):
+        return ExitCode.UNREACHABLE
+    verdict = stats.get(HEALTH_OK_KEY)
+    if verdict is None:  # the HealthMonitor extension was switched off: judge here
+        verdict = evaluate(stats, str(stats.get("finish_reason", "")), settings)["ok"]
+    return ExitCode.OK if verdict else ExitCode.UNHEALTHY
+
+
+class HealthMonitor:
+    """Evaluates MONITORS when the spider closes and leaves the verdict in the stats."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.result: dict[str, Any] = {}
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HealthMonitor:
+        return cls(crawler)
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        stats = self.crawler.stats
+        assert stats is not None
+        self.result = evaluate(stats.get_stats(), reason, self.crawler.settings)
+        stats.set_value(HEALTH_OK_KEY, self.result["ok"])
+        stats.set_value(HEALTH_FAILURES_KEY, list(self.result["failures"]))
+        for failure in self.result["failures"]:
+            logger.error("health check failed: %s", failure)

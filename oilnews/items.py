@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from oilnews.dates import json_value
+
 
 @dataclass
 class ArticleLink:
@@ -38,11 +40,7 @@ class ArticleItem:
     body_source: str = "html"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("published_at", "modified_at"):
-            value = data[key]
-            data[key] = value.isoformat() if value else None
-        return data
+        return {name: json_value(value) for name, value in asdict(self).items()}
 
 
 @dataclass
@@ -56,9 +54,7 @@ class PriceQuoteItem:
     source: str = "ticker"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["observed_at"] = self.observed_at.isoformat() if self.observed_at else None
-        return data
+        return {name: json_value(value) for name, value in asdict(self).items()}
 
 
 @dataclass

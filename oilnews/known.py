@@ -10,39 +10,49 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from scrapy.crawler import Crawler
+
 from oilnews.stats import key
-from oilnews.storage.db import Database, KnownArticle, completed_watermark, known_articles, last_chart_fetch
+from oilnews.storage.database import Database
+from oilnews.storage.queries import KnownArticle, completed_watermark, known_articles, last_chart_fetch
 
 
 class KnownIndex:
-    def __init__(self, database: Database, refresh_window: timedelta, full: bool, crawler: Any) -> None:
-        self.database = database
+    """A Scrapy extension (EXTENSIONS): the spider and the dedupe pipeline share one, found
+    with `KnownIndex.of(crawler)`; the database is read once, when the first of them asks."""
+
+    def __init__(self, crawler: Crawler, refresh_window: timedelta, full: bool) -> None:
+        self.crawler = crawler
         self.refresh_window = refresh_window
         self.full = full
-        self._crawler = crawler
         self.articles: dict[str, KnownArticle] = {}
         self.watermark: datetime | None = None
         self.chart_fetched_at: datetime | None = None
         self._loaded: asyncio.Task[None] | None = None
 
     @classmethod
-    def for_crawler(cls, crawler: Any) -> KnownIndex:
-        index: KnownIndex | None = getattr(crawler, "_oilnews_known", None)
+    def from_crawler(cls, crawler: Crawler) -> KnownIndex:
+        settings = crawler.settings
+        return cls(
+            crawler,
+            timedelta(hours=settings.getfloat("OILNEWS_REFRESH_WINDOW_HOURS")),
+            settings.getbool("OILNEWS_FULL"),
+        )
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> KnownIndex:
+        index = crawler.get_extension(cls)
         if index is None:
-            settings = crawler.settings
-            index = cls(
-                Database.for_crawler(crawler),
-                timedelta(hours=settings.getfloat("OILNEWS_REFRESH_WINDOW_HOURS")),
-                settings.getbool("OILNEWS_FULL"),
-                crawler,
-            )
-            crawler._oilnews_known = index
+            raise RuntimeError("oilnews.known.KnownIndex must be in EXTENSIONS")
         return index
 
     @property
     def stats(self) -> Any:
-        # The spider builds the index before the crawl has stats; it counts only later.
-        return self._crawler.stats
+        return self.crawler.stats
+
+    @property
+    def database(self) -> Database:
+        return Database.of(self.crawler)
 
     async def load(self) -> None:
         """Load once, however many components ask (they open concurrently)."""
@@ -56,6 +66,11 @@ class KnownIndex:
 
         self.articles, self.watermark, self.chart_fetched_at = await self.database.run(read)
         self.stats.set_value(key("known", "articles"), len(self.articles))
+
+    def chart_due(self, every_hours: float) -> bool:
+        """Whether the rendered price chart was last stored longer ago than `every_hours`."""
+        fetched = self.chart_fetched_at
+        return fetched is None or datetime.now(UTC) - fetched > timedelta(hours=every_hours)
 
     def should_fetch(self, url: str, modified_at: datetime | None = None) -> bool:
         """False for a stored article that cannot have changed since it was last fetched."""

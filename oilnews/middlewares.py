@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import random
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware as ScrapyRobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import HtmlResponse, Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
-from twisted.internet.defer import Deferred
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
+from w3lib.util import to_unicode
 
+from oilnews.dates import parse_http_date
 from oilnews.stats import key, record_skip
 from oilnews.urls import origin, same_origin
 
@@ -67,12 +69,8 @@ def retry_delay(attempt: int, retry_after: str | None, base: float, cap: float) 
         seconds: float | None = None
         if value.isdigit():
             seconds = float(value)
-        else:
-            try:
-                moment = parsedate_to_datetime(value)
-                seconds = (moment - datetime.now(moment.tzinfo or UTC)).total_seconds()
-            except (TypeError, ValueError, IndexError):
-                seconds = None
+        elif (moment := parse_http_date(value)) is not None:
+            seconds = (moment - datetime.now(UTC)).total_seconds()
         if seconds is not None:
             return min(max(0.0, seconds), cap)
     return float(min(cap, base * 2 ** (attempt - 1))) * random.uniform(0.75, 1.25)
@@ -95,10 +93,21 @@ class BackoffRetryMiddleware(RetryMiddleware):
             self.crawler.stats.inc_value(key("retry", "waits"))
             await asyncio.sleep(delay)
 
+    def _retry_request(self, request: Request, reason: str | Exception) -> Request | None:
+        assert self.crawler.spider is not None
+        return get_retry_request(
+            request,
+            spider=self.crawler.spider,
+            reason=reason,
+            max_retry_times=request.meta.get("max_retry_times", self.max_retry_times),
+            priority_adjust=request.meta.get("priority_adjust", self.priority_adjust),
+            give_up_log_level=request.meta.get("give_up_log_level", self.give_up_log_level),
+        )
+
     async def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         if request.meta.get("dont_retry", False) or response.status not in self.retry_http_codes:
             return response
-        retry = self._retry(request, response_status_message(response.status))
+        retry = self._retry_request(request, response_status_message(response.status))
         if retry is None:
             return response
         header = response.headers.get("Retry-After")
@@ -108,7 +117,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:  # type: ignore[override]
         if not isinstance(exception, self.exceptions_to_retry) or request.meta.get("dont_retry", False):
             return None
-        retry = self._retry(request, exception)
+        retry = self._retry_request(request, exception)
         if retry is not None:
             await self._wait(request, None)
         return retry
@@ -148,14 +157,61 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
 
     Requests that arrive while robots.txt is still downloading all await one Deferred; in
     Scrapy 2.19 only the first of them receives the parser, the others get None and pass
-    unchecked (seen here: start requests to disallowed sections were fetched). Once the
-    parser is stored, it is read back for them.
+    unchecked (seen here: start requests to disallowed sections were fetched). The first
+    waiter keeps the parser here, before the others resume, and they read it back.
     """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self._received: dict[str, Any] = {}
 
     async def robot_parser(self, request: Request) -> Any:
         parser = await super().robot_parser(request)
-        if parser is None:
-            stored = self._parsers.get(urlparse_cached(request).netloc)
-            if stored is not None and not isinstance(stored, Deferred):
-                return stored
-        return parser
+        netloc = urlparse_cached(request).netloc
+        if parser is not None:
+            self._received[netloc] = parser
+            return parser
+        return self._received.get(netloc)
+
+
+def _codec(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+class Utf8CharsetMiddleware:
+    """Text decoded by what its bytes are, when the HTTP header and the page disagree.
+
+    Scrapy believes the Content-Type header first. A server that says `charset=iso-8859-1`
+    for a page whose bytes are UTF-8 (and whose own `<meta charset>` says so, or says nothing)
+    would be stored as mojibake ("OPECâ€™s"). Valid UTF-8 with non-ASCII bytes is practically
+    never meant as Latin-1, so then UTF-8 wins, and the choice is counted.
+    """
+
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Utf8CharsetMiddleware:
+        return cls(crawler.stats)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not isinstance(response, HtmlResponse):
+            return response
+        header = _codec(http_content_type_encoding(to_unicode(response.headers.get("Content-Type") or b"")))
+        if header in (None, "utf-8"):
+            return response
+        declared = _codec(html_body_declared_encoding(response.body))
+        if declared not in (None, "utf-8") or response.body.isascii():
+            return response
+        try:
+            response.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return response
+        self.stats.inc_value(key("charset", "utf8_over_header"))
+        logger.debug("%s: bytes are UTF-8, header says %s: decoded as UTF-8", response.url, header)
+        return response.replace(encoding="utf-8")

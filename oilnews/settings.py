@@ -1,23 +1,30 @@
 """Scrapy settings for oilnews: Scrapy's own first, then every OILNEWS_ setting in one place.
 
+Each OILNEWS_ setting is declared here once, with its default; its type is the default's
+type, and oilnews.config adds the ranges and formats it is checked against before a crawl.
 Secrets (database URL, Redis URL, scrapyd credentials) are read from the environment
 only; nothing here or in scrapy.cfg holds them. Every OILNEWS_ value can be overridden
-with `-s NAME=value` or the matching `oilnews crawl` option.
+with `-s NAME=value` or the matching `oilnews crawl` option. Importing this module changes
+nothing: the add-ons (ADDONS) do the set-up when a crawler is built.
 """
 
 from __future__ import annotations
 
 import os
 
-from oilnews import logmask
 from oilnews.site import DEFAULT_SECTIONS, REAL_SITE_URL
-
-logmask.install()
 
 BOT_NAME = "oilnews"
 SPIDER_MODULES = ["oilnews.spiders"]
 NEWSPIDER_MODULE = "oilnews.spiders"
-COMMANDS_MODULE = "oilnews.commands"  # `scrapy crawl` exits 1 when a health check fails
+COMMANDS_MODULE = "oilnews.commands"  # `scrapy crawl` exits with oilnews' exit codes
+ADDONS = {
+    "oilnews.addons.SafetyAddon": 0,  # secrets masked in logs; settings validated
+    "oilnews.addons.PolitenessAddon": 10,
+    "oilnews.addons.RenderingAddon": 20,
+    "oilnews.addons.DistributedAddon": 30,
+}
+LOG_FORMATTER = "oilnews.logs.OilnewsLogFormatter"  # a dropped item: its reason and URL, one line
 
 # --- Scrapy: politeness for the real site (the spider relaxes these for a loopback replica) --
 USER_AGENT = "oilnews/0.1 (+https://github.com/oilnews/oilnews; news archive crawler)"
@@ -55,9 +62,13 @@ DOWNLOADER_MIDDLEWARES = {
     "oilnews.middlewares.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "oilnews.middlewares.BackoffRetryMiddleware": 550,
+    "oilnews.rendering.ChallengeRenderMiddleware": 560,  # sees a challenge before retries do
+    "oilnews.middlewares.Utf8CharsetMiddleware": 580,  # after decompression (590)
     "oilnews.middlewares.RedirectLoopMiddleware": 650,  # before RedirectMiddleware (600) sees a 3xx
 }
-SPIDER_MIDDLEWARES: dict[str, int] = {}
+SPIDER_MIDDLEWARES = {
+    "oilnews.rendering.EmptyBodyRenderMiddleware": 950,  # next to the spider: sees its items first
+}
 
 ITEM_PIPELINES = {
     "oilnews.pipelines.CleanPipeline": 100,
@@ -67,6 +78,9 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    "oilnews.storage.database.Database": 0,  # the database service the components share
+    "oilnews.known.KnownIndex": 10,  # what is stored already (incremental crawling)
+    "oilnews.health.HealthMonitor": 50,  # before the recorder: its verdict is recorded
     "oilnews.extensions.CrawlRunRecorder": 100,
     "oilnews.extensions.ProgressReporter": 200,
     "oilnews.distributed.RedisWorkerCoordinator": 300,
@@ -116,9 +130,11 @@ OILNEWS_REDIS_GENERATION = os.environ.get("OILNEWS_REDIS_GENERATION", "")  # sha
 OILNEWS_REDIS_GENERATION_MINUTES = 30  # default generation: start time floored to the schedule
 OILNEWS_REDIS_KEY_TTL_HOURS = 24.0  # a run's queue and fingerprints expire after this
 OILNEWS_REDIS_IDLE_GRACE = 15.0  # seconds a silent 'busy' peer still keeps a worker open
+OILNEWS_REDIS_PREFIX = ""  # written by the distributed add-on: this run's Redis key prefix
 
 # --- oilnews: browser rendering (scrapy-playwright, Debian's Chromium) -----------------------
 OILNEWS_RENDER = True  # false: never render, nothing of Playwright is loaded
+OILNEWS_RENDER_AVAILABLE = False  # written by the rendering add-on: a browser can be used
 OILNEWS_CHROMIUM_PATH = os.environ.get("OILNEWS_CHROMIUM_PATH", "")  # default /usr/bin/chromium
 OILNEWS_RENDER_ALWAYS = False  # true: every article page through the browser (a JS-only site)
 OILNEWS_RENDER_MAX_CONTEXTS = 1

@@ -14,7 +14,7 @@ from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
 from oilnews.pages.ticker import parse_ticker
 from oilnews.pipelines.clean import clean_article
-from tests.conftest import FIXTURES, SHARED, html_response, shared_page
+from tests.helpers import FIXTURES, SHARED, html_response, shared_page
 
 EXPECTED = sorted((FIXTURES / "expected").glob("*.json"))
 # Strings that are site furniture: none may survive into a stored body.

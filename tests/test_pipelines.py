@@ -13,7 +13,7 @@ from scrapy.utils.misc import build_from_crawler
 
 from oilnews.items import ArticleItem, ArticleLink, PriceQuoteItem
 from oilnews.pipelines import AliasItem, CleanPipeline, DedupePipeline, StorePipeline, ValidatePipeline
-from tests.conftest import make_crawler, query
+from tests.helpers import make_crawler, query
 
 PUBLISHED = datetime(2025, 8, 1, 7, 15, tzinfo=UTC)
 
@@ -177,7 +177,7 @@ def test_store_batches_upserts_versions_aliases(database_url: str, tmp_path: Pat
 
 
 def test_store_timestamps_are_utc_aware(database_url: str) -> None:
-    from oilnews.storage.db import Database
+    from oilnews.storage.database import Database
     from oilnews.storage.models import Article
 
     (item,) = _cleaned(article())

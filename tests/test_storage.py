@@ -5,7 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from oilnews.storage.db import Database, mask_secrets, normalize_database_url
+from oilnews.logs import mask_secrets
+from oilnews.storage.database import Database
+from oilnews.storage.engine import normalize_database_url
 from oilnews.storage.models import Base
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from oilnews.errors import DatabaseUnusable
 from oilnews.items import ArticleItem
 from oilnews.known import KnownIndex
 from oilnews.stats import key
@@ -30,9 +31,10 @@ class AliasItem:
 
 
 class DedupePipeline:
-    def __init__(self, stats: Any, known: KnownIndex | None) -> None:
-        self.stats = stats
-        self.known = known
+    def __init__(self, crawler: Crawler, across_runs: bool) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.across_runs = across_runs
         self.urls_seen: set[str] = set()
         self.url_by_hash: dict[str, str] = {}
         self.known_urls: set[str] = set()
@@ -40,14 +42,17 @@ class DedupePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
-        across = crawler.settings.getbool("OILNEWS_DEDUPE_ACROSS_RUNS")
-        return cls(crawler.stats, KnownIndex.for_crawler(crawler) if across else None)
+        return cls(crawler, crawler.settings.getbool("OILNEWS_DEDUPE_ACROSS_RUNS"))
 
     async def open_spider(self) -> None:
-        if self.known is None:
+        if not self.across_runs:
             return
-        await self.known.load()
-        for url, known in self.known.articles.items():
+        index = KnownIndex.of(self.crawler)
+        try:
+            await index.load()
+        except DatabaseUnusable:
+            return  # the store pipeline reports it and closes the spider
+        for url, known in index.articles.items():
             if known.alias_of is not None:
                 self.alias_of[url] = known.alias_of
             else:
@@ -60,7 +65,7 @@ class DedupePipeline:
             return item
         if item.url in self.urls_seen:
             self.stats.inc_value(key("dedupe", "url_duplicate"))
-            raise DropItem(f"{item.url}: already processed in this run")
+            raise DropItem(f"{item.url}: already processed in this run", log_level="DEBUG")
         self.urls_seen.add(item.url)
         assert item.content_hash, "CleanPipeline sets content_hash before dedupe"
         original = self.alias_of.get(item.url) or self.url_by_hash.setdefault(item.content_hash, item.url)

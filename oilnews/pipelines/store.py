@@ -3,6 +3,8 @@
 A batch is one transaction. Transient errors reconnect and retry (Database.run); a batch
 that still cannot be written is spooled to a JSON-lines file and replayed on the next
 start, so a database outage loses nothing and the upserts make the replay idempotent.
+A permanent error (read-only, disk full, credentials revoked) also spools the batch, and
+then closes the spider: there is no point downloading pages that cannot be stored.
 """
 
 from __future__ import annotations
@@ -18,11 +20,17 @@ from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
 
+from oilnews.dates import json_value
+from oilnews.errors import DatabaseUnusable
+from oilnews.health import DATABASE_ERROR_KEY, DATABASE_UNUSABLE_REASON
 from oilnews.items import ArticleItem, PriceQuoteItem
+from oilnews.logs import first_line
 from oilnews.pipelines.dedupe import AliasItem
 from oilnews.stats import key
-from oilnews.storage.db import ARTICLE_FIELDS, BatchResult, Database, mask_secrets, write_batch
+from oilnews.storage.database import Database
+from oilnews.storage.writer import ARTICLE_FIELDS, BatchResult, write_batch
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +39,7 @@ _DATETIME_FIELDS = ("published_at", "modified_at", "observed_at")
 
 def _to_json(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return json_value(value)
     raise TypeError(f"cannot spool {type(value).__name__}")
 
 
@@ -87,28 +95,34 @@ class Batch:
 
 
 class StorePipeline:
-    def __init__(self, database: Database, stats: Any, batch_size: int, spool_dir: Path) -> None:
-        self.database = database
-        self.stats = stats
+    def __init__(self, crawler: Crawler, batch_size: int, spool_dir: Path) -> None:
+        self.crawler = crawler
+        self.database = Database.of(crawler)
+        self.stats: Any = crawler.stats
         self.batch_size = max(1, batch_size)
         self.spool_dir = spool_dir
         self.batch = Batch()
         self._lock = asyncio.Lock()
-        database.on_retry = lambda _error: stats.inc_value(key("store", "retries"))
+        self._closing: asyncio.Future[None] | None = None
+        self.database.on_retry = lambda _error: self.stats.inc_value(key("store", "retries"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         settings = crawler.settings
-        return cls(
-            Database.for_crawler(crawler),
-            crawler.stats,
-            settings.getint("OILNEWS_DB_BATCH_SIZE"),
-            Path(settings.get("OILNEWS_SPOOL_DIR")),
-        )
+        return cls(crawler, settings.getint("OILNEWS_DB_BATCH_SIZE"), Path(settings.get("OILNEWS_SPOOL_DIR")))
 
     async def open_spider(self) -> None:
-        await self.database.run(lambda conn: None)  # connect and migrate before the first item
-        await self._replay_spool()
+        try:
+            await self.database.run(lambda conn: None)  # connect and migrate before the first item
+            await self._replay_spool()
+        except DatabaseUnusable as error:
+            self._unusable(error)
+            raise CloseSpider(DATABASE_UNUSABLE_REASON) from None
+
+    def _unusable(self, error: DatabaseUnusable) -> None:
+        if not self.stats.get_value(DATABASE_ERROR_KEY):
+            logger.error("%s", error)
+            self.stats.set_value(DATABASE_ERROR_KEY, str(error))
 
     async def process_item(self, item: Any) -> Any:
         if self.batch.add(item) and len(self.batch) >= self.batch_size:
@@ -126,6 +140,15 @@ class StorePipeline:
             started = time.perf_counter()
             try:
                 result = await self.database.run(batch.write)
+            except DatabaseUnusable as error:
+                self._spool(batch, error)
+                self._unusable(error)
+                if self._closing is None:
+                    # A task: closing waits for the item in hand, which is waiting for this.
+                    self._closing = asyncio.ensure_future(
+                        self.crawler.engine.close_spider_async(reason=DATABASE_UNUSABLE_REASON)
+                    )
+                return
             except Exception as error:
                 self._spool(batch, error)
                 return
@@ -157,7 +180,7 @@ class StorePipeline:
             "database write failed, %d items spooled to %s for the next run: %s",
             len(batch),
             path,
-            mask_secrets(str(error)).splitlines()[0],
+            first_line(error),
         )
 
     async def _replay_spool(self) -> None:

@@ -1,4 +1,5 @@
-"""Drop articles missing a required field, counting the reason."""
+"""Drop articles missing a required field, counting the reason; count every field the
+health checks watch (OILNEWS_HEALTH_FIELDS) when it is missing."""
 
 from __future__ import annotations
 
@@ -16,13 +17,19 @@ logger = logging.getLogger(__name__)
 
 
 class ValidatePipeline:
-    def __init__(self, required: list[str], stats: Any) -> None:
+    def __init__(self, required: list[str], watched: list[str], stats: Any) -> None:
         self.required = required
+        self.watched = list(dict.fromkeys([*required, *watched]))
         self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
-        return cls(crawler.settings.getlist("OILNEWS_REQUIRED_FIELDS"), crawler.stats)
+        settings = crawler.settings
+        return cls(
+            settings.getlist("OILNEWS_REQUIRED_FIELDS"),
+            settings.getlist("OILNEWS_HEALTH_FIELDS"),
+            crawler.stats,
+        )
 
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
@@ -30,7 +37,7 @@ class ValidatePipeline:
         self.stats.inc_value(key("body_source", item.body_source))
         adapter = ItemAdapter(item)
         missing = [name for name in self.required if not adapter.get(name)]
-        for name in ("title", "body", "published_at", "authors"):
+        for name in self.watched:
             if not adapter.get(name):
                 self.stats.inc_value(key("fields_missing", name))
         if missing:

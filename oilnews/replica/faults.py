@@ -34,8 +34,11 @@ KINDS = frozenset(
         "latin1_no_charset",
         "many_links",
         "hostile_body",
+        "charset_mismatch",
     }
 )
+# The title a charset_mismatch page carries: non-ASCII that mojibake would show.
+CURLY_TITLE_PREFIX = "OPEC\u2019s \u201cQuiet\u201d Caf\u00e9 Talks:"
 
 
 @dataclass
@@ -116,6 +119,11 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
     if kind == "latin1_no_charset":
         data = page.replace("\u2019", "\u00e9").encode("latin-1", "replace")
         return _send(handler, 200, data, "text/html")
+    if kind == "charset_mismatch":
+        # The header says Latin-1; the bytes and the page's own <meta charset> say UTF-8.
+        title = _h1_text(page)
+        damaged = page.replace(title, f"{CURLY_TITLE_PREFIX} {title}") if title else page
+        return _send(handler, 200, damaged.encode("utf-8"), "text/html; charset=iso-8859-1")
     if kind == "many_links":
         links = "".join(f'<a href="/Energy/Coal/Link-{n}.html">link {n}</a> ' for n in range(10_000))
         return _send(
@@ -131,6 +139,13 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
     return _send(
         handler, 200, page.replace('<p class="speakable">', hostile + '<p class="speakable">', 1).encode()
     )
+
+
+def _h1_text(page: str) -> str:
+    start = page.find("<h1")
+    start = page.find(">", start) + 1 if start >= 0 else -1
+    end = page.find("</h1>", start)
+    return page[start:end] if start > 0 and end > start else ""
 
 
 def _send(

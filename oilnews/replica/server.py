@@ -37,6 +37,7 @@ class ReplicaState:
     broken_articles: bool = False  # serve article pages with the body container missing
     faults: dict[str, Fault] = field(default_factory=dict)  # path -> misbehaviour (tests)
     robots_txt: str = pages.ROBOTS_TXT
+    deleted: set[str] = field(default_factory=set)  # article paths answered 404 (still linked)
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
@@ -109,7 +110,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if path == pages.CHART_PATH:
             return 200, html, pages.render_chart_page(cat, base, now)
         article = cat.lookup(lookup_path)
-        if article is None:
+        if article is None or path in state.deleted:
             return 404, html, "<html><body><h1>Page not found</h1></body></html>"
         if cat.challenged(article.index) and CHALLENGE_COOKIE not in (self.headers.get("Cookie") or ""):
             return 403, html, pages.CHALLENGE_HTML

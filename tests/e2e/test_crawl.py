@@ -11,7 +11,7 @@ from pathlib import Path
 from oilnews.dates import parse_since
 from oilnews.replica.content import TWIN_REMAINDER
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import FIXTURES, ROOT, crawl, query, run_oilnews, runs
+from tests.helpers import FIXTURES, ROOT, crawl, query, run_oilnews, runs
 
 ARTICLES = 300
 TWINS = sum(1 for i in range(ARTICLES) if i % 50 == TWIN_REMAINDER)
@@ -169,7 +169,9 @@ def test_runs_command_lists_runs(replica: ReplicaServer, sqlite_url: str, tmp_pa
     crawl(replica.url, sqlite_url, "--max-pages", "1", tmp=tmp_path)
     result = run_oilnews("runs", "--db", sqlite_url)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("#1 ") and "finished" in result.stdout
+    header, row = result.stdout.splitlines()
+    assert header.split()[:3] == ["run", "started", "(UTC)"]
+    assert row.split()[0] == "1" and "finished" in row.split()
 
 
 def test_robots_txt_is_obeyed(sqlite_url: str, tmp_path: Path) -> None:

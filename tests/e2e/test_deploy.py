@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, query, runs, unavailable
+from tests.helpers import ROOT, crawl, query, runs, unavailable
 
 BIN = Path(sys.executable).parent
 CRON = ROOT / "deploy" / "cron" / "oilnews-cron"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl_command, query, runs, unavailable
+from tests.helpers import ROOT, crawl_command, query, runs, unavailable
 
 REDIS_URL = os.environ.get("OILNEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ARTICLES = 1000

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, crawl_command, query, runs
+from tests.helpers import ROOT, crawl, crawl_command, query, runs
 
 N = 300
 # Old enough to be outside the 48 h refresh window, recent enough for the sitemap lookback.

@@ -15,7 +15,7 @@ import pytest
 
 from oilnews.replica.faults import Fault
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import IN_CI, ROOT, crawl, crawl_command, query, run_oilnews, runs, unavailable
+from tests.helpers import IN_CI, ROOT, crawl, crawl_command, query, run_oilnews, runs, unavailable
 
 N = 120
 FAST_RETRIES = [
@@ -203,17 +203,6 @@ def test_postgres_restart_mid_crawl_loses_and_doubles_nothing(postgres_url: str,
     assert not run_stats(postgres_url).get("oilnews/store/spooled_items")
 
 
-def test_read_only_database_is_a_clear_failure(replica: ReplicaServer, tmp_path: Path) -> None:
-    db_file = tmp_path / "ro.db"
-    writable = f"sqlite:///{db_file}"
-    assert crawl(replica.url, writable, "--max-pages", "1", tmp=tmp_path).returncode == 0
-    read_only = f"sqlite:///file:{db_file}?mode=ro&uri=true"
-    result = crawl(replica.url, read_only, "--max-pages", "1", "-s", "OILNEWS_DB_RETRIES=1", tmp=tmp_path)
-    assert result.returncode != 0
-    assert "readonly database" in result.stderr or "read-only" in result.stderr, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr.splitlines()[-1]
-
-
 def test_ci_has_every_service() -> None:
     """Under CI=true the fault tests above must have run, not skipped."""
     if not IN_CI:
@@ -222,7 +211,8 @@ def test_ci_has_every_service() -> None:
 
 
 def test_full_database_is_a_clear_failure_and_loses_nothing(replica: ReplicaServer, tmp_path: Path) -> None:
-    """A database whose disk fills up mid-crawl: clear error, failing exit, the batches spooled."""
+    """A database whose disk fills up mid-crawl: clear error, exit 3, the batch spooled, the crawl
+    stopped (no point downloading what cannot be stored)."""
     disk = tmp_path / "tiny"
     disk.mkdir()
     mounted = subprocess.run(
@@ -242,9 +232,11 @@ def test_full_database_is_a_clear_failure_and_loses_nothing(replica: ReplicaServ
         )
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
-    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.returncode == 3, result.stderr[-2000:]  # the database is unusable: fails at once
     assert "database or disk is full" in result.stderr
     assert "spooled to" in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("oilnews: error: database") and "free disk space" in last
     spooled = sum(
         len(line) > 0
         for f in (tmp_path / "spool").glob("batch-*.jsonl")

@@ -19,7 +19,7 @@ from oilnews.rendering import chromium_path
 from oilnews.replica.content import Catalogue
 from oilnews.replica.pages import CHART_BLENDS, CHART_POINTS, render_article
 from oilnews.replica.server import ReplicaServer
-from tests.conftest import ROOT, crawl, crawl_command, query, runs, unavailable
+from tests.helpers import ROOT, crawl, crawl_command, query, runs, unavailable
 
 pytestmark = pytest.mark.browser
 JS_EVERY = 10

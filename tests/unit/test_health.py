@@ -4,7 +4,7 @@ import pytest
 from scrapy.settings import Settings
 
 from oilnews.health import evaluate
-from tests.conftest import project_settings
+from tests.helpers import project_settings
 
 HEALTHY = {"downloader/request_count": 100, "oilnews/pages/listing": 5, "oilnews/clean/articles": 90}
 
@@ -53,9 +53,9 @@ def test_health_thresholds_are_settings() -> None:
 def test_log_records_are_masked() -> None:
     import logging
 
-    from oilnews import logmask
+    from oilnews.logs import install_masking
 
-    logmask.install()
+    install_masking()
     record = logging.getLogRecordFactory()(
         "x", logging.INFO, __file__, 1, "connecting to %s", ("postgresql://u:hunter2@db/x",), None
     )

@@ -7,7 +7,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection
 
-from oilnews.storage.db import create_db_engine
+from oilnews.storage.engine import create_db_engine
 from oilnews.storage.models import Base
 
 target_metadata = Base.metadata

@@ -1,0 +1,81 @@
+"""What reaches a log: secrets masked, tracebacks only where asked for, drops in one line.
+
+- `mask_secrets`: the password of any URL in a text becomes `***` (database, Redis, scrapyd).
+- `install_masking`: every log record's message passes through it before any handler sees it.
+  Installed by the oilnews add-on (every way of running builds a crawler) and by the CLI;
+  importing this module changes nothing.
+- `hide_tracebacks`: on a terminal at the default level a failure is one line; the traceback
+  goes to `--log-file` or shows at `--log-level DEBUG`.
+- `OilnewsLogFormatter` (Scrapy's LOG_FORMATTER): a dropped item is logged as its reason and
+  URL, not the whole item.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from scrapy.logformatter import LogFormatter, LogFormatterResult
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
+
+
+def mask_secrets(text: str) -> str:
+    """Password in any URL inside `text` replaced by ***, for logs and stored stats."""
+    return _PASSWORD_IN_URL.sub(r"\g<head>***\g<tail>", text)
+
+
+def first_line(error: BaseException | str) -> str:
+    """The first line of an error's text, masked: what a one-line message quotes."""
+    text = str(error).strip() or (type(error).__name__ if isinstance(error, BaseException) else "")
+    return mask_secrets(text.splitlines()[0] if text else "")
+
+
+class MaskingLogRecord(logging.LogRecord):
+    def getMessage(self) -> str:
+        return mask_secrets(super().getMessage())
+
+
+def install_masking() -> None:
+    if logging.getLogRecordFactory() is not MaskingLogRecord:
+        logging.setLogRecordFactory(MaskingLogRecord)
+
+
+class _OneLineFormatter(logging.Formatter):
+    """The wrapped formatter's line, without the traceback a record may carry."""
+
+    def __init__(self, inner: logging.Formatter | None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info = record.exc_text = record.stack_info = None
+        try:
+            line = self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+        if saved[0] is not None:
+            line += " (traceback: --log-level DEBUG or --log-file)"
+        return line
+
+
+def hide_tracebacks(level: int | str) -> None:
+    """Below DEBUG on stderr, log records lose their tracebacks (they stay in a log file)."""
+    if logging.getLevelName(level) == logging.DEBUG or level == logging.DEBUG:
+        return
+    for handler in logging.getLogger().handlers:
+        on_terminal = isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        )
+        if on_terminal and not isinstance(handler.formatter, _OneLineFormatter):
+            handler.setFormatter(_OneLineFormatter(handler.formatter))
+
+
+class OilnewsLogFormatter(LogFormatter):
+    """Scrapy's messages, with a dropped item told by its reason and URL only."""
+
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> LogFormatterResult:
+        result = super().dropped(item, exception, response, spider)
+        return {"level": result["level"], "msg": "Dropped: %(reason)s", "args": {"reason": str(exception)}}

@@ -1,0 +1,219 @@
+"""Connecting to the database: URL checks, engines, migrations, and which errors to retry.
+
+Every function here blocks: call it off the reactor (oilnews.storage.database does).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from oilnews.errors import DatabaseUnusable
+from oilnews.logs import first_line, mask_secrets
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+SUPPORTED = "sqlite:///path/to/file.db or postgresql://user@host/dbname"
+_MIGRATION_LOCK_ID = 0x0111_4E45_5753  # PostgreSQL advisory lock key: one migrator at a time
+
+# Errors that waiting does not fix, by what the driver says (connection errors carry no SQLSTATE),
+# each with what to do about it.
+PERMANENT_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), hint)
+    for pattern, hint in (
+        (r'database "[^"]+" does not exist', "create the database, or fix its name in the URL"),
+        (r'role "[^"]+" does not exist', "create the role, or fix the user name in the URL"),
+        (
+            r"password authentication failed|no password supplied|authentication failed|pg_hba\.conf",
+            "check the user and password in the URL (OILNEWS_DATABASE_URL)",
+        ),
+        (
+            r"failed to resolve host|could not translate host name|name or service not known",
+            "check the host name in the URL",
+        ),
+        (r"permission denied", "grant the user the rights it needs on this database"),
+        (
+            r"readonly database|read-only|read only",
+            "the database is read-only: point --db at a writable database",
+        ),
+        (r"database or disk is full|no space left on device|could not extend file", "free disk space"),
+        (r"unable to open database file", "check that the directory exists and is writable"),
+        (r"file is not a database|database disk image is malformed", "this file is not an SQLite database"),
+    )
+)
+
+
+def normalize_database_url(url: str) -> str:
+    """Plain `postgresql://` means psycopg 3 here, the driver oilnews installs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def parse_database_url(url: str) -> URL:
+    """The URL as SQLAlchemy reads it, or DatabaseUnusable saying which databases work."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise DatabaseUnusable(f"{mask_secrets(url)!r} is not a database URL: use {SUPPORTED}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql", "postgres"):
+        raise DatabaseUnusable(
+            f"{parsed.get_backend_name()!r} databases are not supported ({mask_secrets(url)}): use {SUPPORTED}"
+        )
+    return make_url(normalize_database_url(url))
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for other databases and in-memory ones)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    name = parsed.database.removeprefix("file:").split("?")[0]
+    return Path(name).expanduser()
+
+
+def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
+    """An engine for `url`; `create_dirs=False` for read-only commands, which create nothing."""
+    parsed = parse_database_url(url)
+    rendered = parsed.render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(rendered)
+        if create_dirs and path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(rendered, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            # WAL lets readers (oilnews runs, health checks) work while a crawl writes.
+            if create_dirs:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    try:
+        return create_engine(rendered, pool_pre_ping=True, pool_size=2, max_overflow=2)
+    except (NoSuchModuleError, ImportError) as error:
+        raise DatabaseUnusable(f"no driver for {mask_secrets(url)}: {first_line(error)}") from None
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent, safe with many workers)."""
+    from alembic import command
+    from alembic.config import Config
+
+    with _migrations_dir() as location, engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(location))
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision a database is at (None: no oilnews schema in it)."""
+    with engine.connect() as conn:
+        if not engine.dialect.has_table(conn, "alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    with _migrations_dir() as location:
+        config = Config()
+        config.set_main_option("script_location", str(location))
+        head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+@contextmanager
+def _migrations_dir() -> Iterator[Path]:
+    """The migrations as a real directory: Alembic lists files, and inside a scrapyd egg
+    (a zip) there are none to list, so they are copied out first."""
+    here = Path(__file__).with_name("migrations")
+    if here.is_dir():
+        yield here
+        return
+    source = resources.files("oilnews.storage") / "migrations"
+    with tempfile.TemporaryDirectory(prefix="oilnews-migrations-") as tmp:
+        target = Path(tmp)
+        for folder in (source, source / "versions"):
+            destination = target / folder.name if folder is not source else target
+            destination.mkdir(exist_ok=True)
+            for entry in folder.iterdir():
+                if entry.is_file() and entry.name.endswith((".py", ".mako")):
+                    (destination / entry.name).write_bytes(entry.read_bytes())
+        yield target
+
+
+def permanent_reason(error: BaseException) -> str | None:
+    """What to do about an error that waiting will not fix; None for anything else."""
+    message = str(getattr(error, "orig", None) or error)
+    for pattern, hint in PERMANENT_ERRORS:
+        if pattern.search(message):
+            return hint
+    return None
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors worth a reconnect and retry: the server went away or restarts, a lock timed out."""
+    if permanent_reason(error) is not None:
+        return False
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def unusable(error: BaseException, url: str) -> DatabaseUnusable:
+    """A permanent database error as the one line a user reads."""
+    hint = permanent_reason(error) or "check the database URL and the server"
+    return DatabaseUnusable(
+        f"database {mask_secrets(url)} is unusable: {first_line(error.__cause__ or error)}; {hint}"
+    )
+
+
+def with_retries(
+    engine: Engine,
+    work: Callable[[], T],
+    attempts: int,
+    backoff: float,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """Run `work` (one transaction); on a transient error drop the pool and try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as error:
+            if attempt == attempts or not is_transient(error):
+                raise
+            logger.warning(
+                "database error (attempt %d/%d), reconnecting: %s",
+                attempt,
+                attempts,
+                first_line(error.orig or error),
+            )
+            if on_retry is not None:
+                on_retry(error)
+            engine.dispose()
+            time.sleep(backoff * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")

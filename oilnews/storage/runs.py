@@ -1,0 +1,46 @@
+"""`crawl_runs`: one row per crawl, opened as running, closed with counts, health and stats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from oilnews.storage.models import runs_table, utcnow
+
+
+def abandon_stale_runs(conn: Connection, older_than: datetime) -> int:
+    """Runs still 'running' long after they started were killed: say so."""
+    r = runs_table
+    result = conn.execute(
+        update(r).where(r.c.status == "running", r.c.started_at < older_than).values(status="abandoned")
+    )
+    return int(result.rowcount or 0)
+
+
+def recent_runs(conn: Connection, limit: int | None = None) -> list[Any]:
+    """crawl_runs rows, newest first, with their JSON columns decoded on every database."""
+    query = select(runs_table).order_by(runs_table.c.id.desc())
+    return list(conn.execute(query if limit is None else query.limit(limit)))
+
+
+def start_run(conn: Connection, spider: str, site_url: str) -> int:
+    result = conn.execute(
+        insert(runs_table)
+        .values(
+            spider=spider,
+            site_url=site_url,
+            started_at=utcnow(),
+            status="running",
+            counts={},
+            health={},
+            stats={},
+        )
+        .returning(runs_table.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def finish_run(conn: Connection, run_id: int, **values: Any) -> None:
+    conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))

@@ -1,0 +1,225 @@
+"""The batch writer: one batch of items into the tables, inside the caller's transaction.
+
+Upserts by canonical URL (`ON CONFLICT`), versions of changed articles, aliases for content
+already stored under another URL, the links of each page as last seen, price quotes. Counts
+are of rows actually written: RETURNING, not a driver's rowcount (PostgreSQL gives -1 or a
+batch figure for multi-row statements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from oilnews.dates import json_value
+from oilnews.storage.models import (
+    aliases_table,
+    articles_table,
+    links_table,
+    quotes_table,
+    utcnow,
+    versions_table,
+)
+
+T = TypeVar("T")
+_WRITE_LOCK_ID = 0x0111_4E45_5754  # PostgreSQL advisory lock key: one article batch at a time
+
+ARTICLE_FIELDS = (
+    "url",
+    "title",
+    "authors",
+    "source",
+    "published_at",
+    "modified_at",
+    "section",
+    "keywords",
+    "summary",
+    "body",
+    "image_url",
+    "is_premium",
+    "content_hash",
+)
+# Fields whose change makes a new version (the hash covers title and body; these too).
+VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
+
+
+def _insert(conn: Connection, table: Any) -> Any:
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"no upsert for database dialect {dialect!r}")
+
+
+@dataclass
+class BatchResult:
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    aliases: int = 0
+    links: int = 0
+    quotes: int = 0
+    folded: int = 0  # new URLs whose content another stored URL already has
+
+
+def _chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def write_batch(
+    conn: Connection,
+    articles: Sequence[dict[str, Any]],
+    quotes: Sequence[dict[str, Any]] = (),
+    aliases: Sequence[dict[str, str]] = (),
+) -> BatchResult:
+    """Upsert one batch inside the caller's transaction.
+
+    An article whose content hash changed keeps its previous fields in `article_versions`
+    and gets `version + 1`; an unchanged one only moves `last_seen_at`. A new URL whose
+    content is already stored under another URL becomes an alias of it: the database, not a
+    worker's memory, has the last word, so several workers never store one story twice.
+    """
+    result = BatchResult()
+    now = utcnow()
+    table = articles_table
+    if conn.dialect.name == "postgresql":
+        # Batches of all workers take turns: the content-hash check below must not race.
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_ID})
+    by_url = {a["url"]: a for a in articles}  # a URL twice in one batch: the last wins
+    if by_url:
+        existing = {
+            row.url: row
+            for chunk in _chunks(list(by_url), 500)
+            for row in conn.execute(select(table).where(table.c.url.in_(chunk)))
+        }
+        fresh_hashes = list({a["content_hash"] for url, a in by_url.items() if url not in existing})
+        stored_by_hash = {
+            row.content_hash: row.url
+            for chunk in _chunks(fresh_hashes, 500)
+            for row in conn.execute(
+                select(table.c.url, table.c.content_hash).where(table.c.content_hash.in_(chunk))
+            )
+        }
+        aliases = list(aliases)
+        for url in [u for u in by_url if u not in existing]:
+            original = stored_by_hash.get(by_url[url]["content_hash"])
+            if original is not None and original != url:
+                aliases.append({"url": original, "alias": url})
+                del by_url[url]
+                result.folded += 1
+        upserts: list[dict[str, Any]] = []
+        versions: list[dict[str, Any]] = []
+        for url, article in by_url.items():
+            old = existing.get(url)
+            row = {key: article.get(key) for key in ARTICLE_FIELDS}
+            if old is None:
+                result.new.append(url)
+                upserts.append({**row, "version": 1, "first_seen_at": now, "last_seen_at": now})
+            elif old.content_hash != article["content_hash"]:
+                result.updated.append(url)
+                upserts.append(
+                    {
+                        **row,
+                        "version": old.version + 1,
+                        "first_seen_at": old.first_seen_at,
+                        "last_seen_at": now,
+                    }
+                )
+                versions.append(
+                    {
+                        "article_id": old.id,
+                        "version": old.version,
+                        "content_hash": old.content_hash,
+                        "seen_at": old.last_seen_at,
+                        "fields": {k: json_value(getattr(old, k)) for k in VERSIONED_FIELDS},
+                    }
+                )
+            else:
+                result.unchanged.append(url)
+        if upserts:
+            stmt = _insert(conn, table)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["url"],
+                set_={k: stmt.excluded[k] for k in (*ARTICLE_FIELDS[1:], "version", "last_seen_at")},
+            )
+            conn.execute(stmt, upserts)
+        if versions:
+            vstmt = _insert(conn, versions_table).on_conflict_do_nothing()
+            conn.execute(vstmt, versions)
+        if result.unchanged:
+            for chunk in _chunks(result.unchanged, 500):
+                conn.execute(update(table).where(table.c.url.in_(chunk)).values(last_seen_at=now))
+
+        ids = {
+            row.url: row.id
+            for chunk in _chunks(list(by_url), 500)
+            for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
+        }
+        result.links = _write_links(conn, by_url, ids)
+    if aliases:
+        result.aliases = _write_aliases(conn, aliases, now)
+    if quotes:
+        qstmt = _insert(conn, quotes_table).on_conflict_do_nothing(index_elements=["blend_id", "observed_at"])
+        rows = [{**q, "fetched_at": now} for q in quotes]
+        result.quotes = len(conn.execute(qstmt.returning(quotes_table.c.id), rows).all())
+    return result
+
+
+def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: datetime) -> int:
+    """Record alias URLs against their article; the article was written first (an earlier
+    batch, or this one), so an alias with no article means its write failed: skipped."""
+    table = articles_table
+    targets = list({a["url"] for a in aliases})
+    ids = {
+        row.url: row.id
+        for chunk in _chunks(targets, 500)
+        for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
+    }
+    rows = [
+        {"article_id": ids[a["url"]], "url": a["alias"], "first_seen_at": now}
+        for a in aliases
+        if a["url"] in ids and a["alias"] != a["url"]
+    ]
+    if rows:
+        stmt = _insert(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
+        return len(conn.execute(stmt.returning(aliases_table.c.id), rows).all())
+    return 0
+
+
+def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int]) -> int:
+    """The links of a page as last seen: sidebars rotate, so replace rather than accumulate."""
+    table = links_table
+    article_ids = [ids[url] for url, a in by_url.items() if a.get("links") is not None]
+    for chunk in _chunks(article_ids, 500):
+        conn.execute(delete(table).where(table.c.article_id.in_(chunk)))
+    rows = [
+        (ids[url], link["url"], link["kind"], link.get("title") or "")
+        for url, article in by_url.items()
+        for link in article.get("links") or ()
+    ]
+    if rows and conn.dialect.name == "postgresql":
+        # ~25 rows per article, the bulk of every batch. The batch's old links were deleted
+        # above and a page's links are unique, so COPY (no conflict handling) is safe and
+        # several times faster than an INSERT per row.
+        statement = f"COPY {table.name} (article_id, target_url, kind, anchor_text) FROM STDIN"
+        driver = conn.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    elif rows:
+        # ... and for SQLite straight to the driver's executemany, without SQLAlchemy's
+        # per-row parameter processing (a third of the write time).
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} (article_id, target_url, kind, anchor_text) "
+            f"VALUES ({mark}, {mark}, {mark}, {mark}) ON CONFLICT DO NOTHING",
+            rows,
+        )
+    return len(rows)
