@@ -7,7 +7,9 @@ parameters, a fragment, an AMP suffix, `www.` or plain http must map to one key.
 from __future__ import annotations
 
 from functools import lru_cache
-from urllib.parse import SplitResult, parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, urljoin, urlsplit, urlunsplit
+
+from w3lib.url import canonicalize_url, url_query_cleaner
 
 from oilnews.site import REAL_SITE_HOSTS, is_article_path
 
@@ -27,9 +29,11 @@ def _is_tracking(name: str) -> bool:
 def canonical_url(url: str, base: str | None = None) -> str | None:
     """Canonical form of an http(s) URL, or None for anything that is not one.
 
-    https for the real site (it serves nothing over http), lower-case host without
-    `www.` there, no default port, no fragment, no tracking parameters, remaining
-    parameters sorted, `.amp.html` folded into `.html`.
+    The site's own rules first: https for the real site (it serves nothing over http),
+    lower-case host without `www.` there, no default port, `.amp.html` folded into `.html`,
+    no tracking parameters (w3lib's url_query_cleaner); then w3lib's canonicalize_url (one
+    percent-encoding, parameters sorted, no fragment). Changing this form needs a data
+    migration of the stored URLs (see migrations 0002).
     """
     url = url.strip()
     if base is not None and not url.startswith(("http://", "https://")):
@@ -55,10 +59,13 @@ def _canonical_absolute(url: str) -> str | None:
         path = path.replace("//", "/")
     if path.endswith(".amp.html"):
         path = path[: -len(".amp.html")] + ".html"
-    query = urlencode(
-        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k))
-    )
-    return urlunsplit((scheme, netloc, path, query, ""))
+    url = urlunsplit((scheme, netloc, path, parts.query, ""))
+    tracking = [name for name, _value in parse_qsl(parts.query, keep_blank_values=True) if _is_tracking(name)]
+    if tracking:
+        url = url_query_cleaner(url, tracking, remove=True, unique=False)
+    # w3lib's form, the one Scrapy's dupefilter fingerprints: `Café` and `Caf%C3%A9` are one
+    # key, escapes upper-case, unreserved characters unescaped, parameters sorted.
+    return canonicalize_url(url)
 
 
 @lru_cache(maxsize=65536)

@@ -49,3 +49,61 @@ def test_transaction_retries_on_a_fresh_connection_after_the_server_drops_it(pos
     finally:
         database.close()
     assert len(attempts) == 2 and attempts[0] != attempts[1] and len(retried) == 1
+
+
+def test_upgrade_rewrites_stored_urls_into_the_w3lib_form(database_url: str) -> None:
+    """0002: keys stored in the old form (a raw `é`) keep deduplicating after the upgrade;
+    a story stored under both forms becomes one row, the other copy kept as a version."""
+    from sqlalchemy import text
+
+    from oilnews.storage.engine import create_db_engine, migrate
+
+    site = "https://oilprice.com/Energy/Crude-Oil/"
+    engine = create_db_engine(database_url)
+    try:
+        migrate(engine, "0001")
+        row = (
+            "INSERT INTO articles (id, url, title, authors, body, keywords, summary, is_premium, "
+            "content_hash, version, first_seen_at, last_seen_at) VALUES (:id, :url, :title, '[]', :body, "
+            "'[]', '[]', false, :hash, 1, '2026-01-01 00:00:00', '2026-01-02 00:00:00')"
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                text(row), dict(id=1, url=site + "Café.html", title="old form", body="b1", hash="h1")
+            )
+            conn.execute(
+                text(row), dict(id=2, url=site + "Caf%C3%A9.html", title="new", body="b2", hash="h2")
+            )
+            conn.execute(text(row), dict(id=3, url=site + "Naïve.html", title="alone", body="b3", hash="h3"))
+            conn.execute(
+                text(
+                    "INSERT INTO article_aliases (article_id, url, first_seen_at) VALUES (3, :u, '2026-01-01')"
+                ),
+                {"u": site + "Naïve.amp-like.html"},
+            )
+            for article_id, target in ((1, "Zoë.html"), (2, "Zo%C3%AB.html"), (3, "Zoë.html")):
+                conn.execute(
+                    text(
+                        "INSERT INTO article_links (article_id, target_url, kind, anchor_text) VALUES (:a, :t, 'related', '')"
+                    ),
+                    {"a": article_id, "t": site + target},
+                )
+        migrate(engine)
+        with engine.connect() as conn:
+            articles = conn.execute(text("SELECT id, url, title, version FROM articles ORDER BY id")).all()
+            aliases = conn.execute(text("SELECT article_id, url FROM article_aliases ORDER BY url")).all()
+            links = conn.execute(
+                text("SELECT article_id, target_url FROM article_links ORDER BY article_id")
+            ).all()
+            versions = conn.execute(
+                text("SELECT article_id, version, content_hash FROM article_versions")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(a) for a in articles] == [
+        (1, site + "Caf%C3%A9.html", "old form", 2),
+        (3, site + "Na%C3%AFve.html", "alone", 1),
+    ]
+    assert [tuple(a) for a in aliases] == [(3, site + "Na%C3%AFve.amp-like.html")]
+    assert [tuple(v) for v in versions] == [(1, 1, "h2")]  # the other copy's contents, kept
+    assert [tuple(link) for link in links] == [(1, site + "Zo%C3%AB.html"), (3, site + "Zo%C3%AB.html")]

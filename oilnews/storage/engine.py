@@ -112,8 +112,8 @@ def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
         raise DatabaseUnusable(f"no driver for {mask_secrets(url)}: {first_line(error)}") from None
 
 
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent, safe with many workers)."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to `revision`, by default the newest (idempotent, safe with many workers)."""
     from alembic import command
     from alembic.config import Config
 
@@ -123,7 +123,7 @@ def migrate(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def schema_revision(engine: Engine) -> str | None:

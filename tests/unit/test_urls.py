@@ -26,6 +26,11 @@ SITE = "https://oilprice.com"
         ("https://oilprice.com:443//Energy//A.html", "https://oilprice.com/Energy/A.html"),
         ("http://127.0.0.1:8900/Energy/Coal/B.html?gclid=1", "http://127.0.0.1:8900/Energy/Coal/B.html"),
         ("http://127.0.0.1:80/x.html", "http://127.0.0.1/x.html"),
+        # one percent-encoding, as w3lib (and so Scrapy's dupefilter) writes it
+        ("https://oilprice.com/Energy/Café.html", "https://oilprice.com/Energy/Caf%C3%A9.html"),
+        ("https://oilprice.com/Energy/Caf%c3%a9.html", "https://oilprice.com/Energy/Caf%C3%A9.html"),
+        ("https://oilprice.com/Energy/%7Ex.html", "https://oilprice.com/Energy/~x.html"),
+        ("https://oilprice.com/s?b=2&a=1&b=1&utm_x=3", "https://oilprice.com/s?a=1&b=1&b=2"),
         ("javascript:void(0)", None),
         ("mailto:support@oilprice.com", None),
         ("file:///etc/passwd", None),
