@@ -20,7 +20,6 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.response import response_status_message
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding
-from w3lib.util import to_unicode
 
 from oilnews.dates import parse_http_date
 from oilnews.stats import key, record_skip
@@ -202,7 +201,9 @@ class Utf8CharsetMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if not isinstance(response, HtmlResponse):
             return response
-        header = _codec(http_content_type_encoding(to_unicode(response.headers.get("Content-Type") or b"")))
+        header = _codec(
+            http_content_type_encoding((response.headers.get("Content-Type") or b"").decode("latin-1"))
+        )
         if header in (None, "utf-8"):
             return response
         declared = _codec(html_body_declared_encoding(response.body))

@@ -12,9 +12,27 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
 from scrapy.http import Request, Response
+from scrapy.signalmanager import SignalManager
+
+
+class _LateCrawler:
+    """The crawler as scrapy-playwright's handler sees it, but with signals of its own.
+
+    The handler launches Playwright on `engine_started`, which fired long before the first
+    rendered request. Its own SignalManager lets us send it that signal when we need the
+    browser, through the public signal API, without re-sending it to every other component.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self._crawler = crawler
+        self.signals = SignalManager(self)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._crawler, name)
 
 
 class LazyPlaywrightDownloadHandler(HTTP11DownloadHandler):
@@ -35,8 +53,11 @@ class LazyPlaywrightDownloadHandler(HTTP11DownloadHandler):
             if self._browser_handler is None:
                 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
-                handler = ScrapyPlaywrightDownloadHandler.from_crawler(self._crawler)
-                await handler._launch()  # the engine_started signal it waits for is long past
+                late = _LateCrawler(self._crawler)
+                handler = ScrapyPlaywrightDownloadHandler.from_crawler(late)
+                for _receiver, outcome in await late.signals.send_catch_log_async(signals.engine_started):
+                    if isinstance(outcome, BaseException):
+                        raise outcome  # Chromium did not start: this request fails, the next tries again
                 self._browser_handler = handler
         return self._browser_handler
 

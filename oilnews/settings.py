@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from oilnews.site import DEFAULT_SECTIONS, REAL_SITE_URL
+from oilnews.site import CHART_PATH, DEFAULT_SECTIONS, REAL_SITE_URL
 
 BOT_NAME = "oilnews"
 SPIDER_MODULES = ["oilnews.spiders"]
@@ -140,5 +140,5 @@ OILNEWS_RENDER_ALWAYS = False  # true: every article page through the browser (a
 OILNEWS_RENDER_MAX_CONTEXTS = 1
 OILNEWS_RENDER_MAX_PAGES = 4  # pages open at once in the browser context
 OILNEWS_RENDER_TIMEOUT_MS = 20_000  # navigation timeout of a rendered page
-OILNEWS_CHART_PATH = "/oil-price-charts/"  # rendered for the blends' price history; "" = off
+OILNEWS_CHART_PATH = CHART_PATH  # rendered for the blends' price history; "" = off
 OILNEWS_CHART_EVERY_HOURS = 6.0  # ... at most this often: most scheduled runs launch no browser

@@ -53,6 +53,7 @@ ARTICLE_ROOTS = frozenset(
 )
 
 RSS_PATH = "/rss/main"
+CHART_PATH = "/oil-price-charts/"  # the blends' price history, drawn by script
 LISTING_PAGE_RE = re.compile(r"/Page-(\d+)\.html$")
 ARTICLE_PATH_RE = re.compile(r"^/(?P<root>[A-Za-z-]+)/(?:(?P<sub>[A-Za-z0-9-]+)/)?[^/]+\.html$")
 

@@ -1,7 +1,7 @@
 """Text normalisation shared by the page parsers and the clean pipeline.
 
 Every function here is idempotent: running the clean pipeline over an item the parser
-already cleaned changes nothing, so items from any source (page, feed, replay) converge.
+already cleaned changes nothing, so an item cleaned twice is stored as if cleaned once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Helpers shared by the page parsers: text of an lxml element, JSON-LD lookup."""
+"""What the page parsers share: the page as a bare lxml tree queried with precompiled XPath
+(`Page`; listings and feeds use parsel's selectors, where speed matters less), the visible
+text of an element, and the JSON-LD lookup."""
 
 from __future__ import annotations
 
@@ -73,11 +75,8 @@ class Page:
 
     @classmethod
     def of(cls, response: Any) -> Page:
-        """The response's tree: parsel's if it was built already, else a plain lxml parse of
-        the bytes (no Selector, no HtmlElement class lookups: a quarter faster)."""
-        cached = getattr(response, "_cached_selector", None)
-        if cached is not None:
-            return cls(cached.root)
+        """A plain lxml parse of the response's bytes (no parsel Selector, no HtmlElement
+        class lookups: a quarter faster than `response.selector`)."""
         # Scrapy's decoding (headers, BOM, meta, fallbacks) is the robust part; lxml then
         # parses UTF-8, which it does natively. NUL bytes would end lxml's input early.
         if response.encoding.lower() in ("utf-8", "utf8") and not response.body.startswith(b"\xef\xbb\xbf"):

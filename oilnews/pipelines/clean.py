@@ -1,4 +1,4 @@
-"""Normalise every item the same way, whatever produced it (page, feed, replayed spool)."""
+"""Normalise every item the same way, whatever parser produced it (article page, listing, ticker, chart)."""
 
 from __future__ import annotations
 

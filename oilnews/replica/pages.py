@@ -15,7 +15,7 @@ from math import ceil
 
 from oilnews.dates import SITE_TZ
 from oilnews.replica.content import Catalogue, ReplicaArticle
-from oilnews.site import RSS_PATH, listing_path
+from oilnews.site import CHART_PATH, RSS_PATH, listing_path
 
 PER_PAGE = 20
 BLENDS = (
@@ -423,7 +423,6 @@ def render_sitemap(cat: Catalogue, base: str, year: int, month: int) -> str | No
 
 
 # --- browser-only pages ------------------------------------------------------------------
-CHART_PATH = "/oil-price-charts/"
 CHART_DATA_PATH = "/freewidgets/json_get_oilprices"
 CHART_BLENDS = (45, 46, 51)
 CHART_POINTS = 24

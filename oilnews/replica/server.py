@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from oilnews.replica import pages
 from oilnews.replica.content import Catalogue
 from oilnews.replica.faults import Fault, serve_fault
-from oilnews.site import LISTING_PAGE_RE, RSS_PATH
+from oilnews.site import CHART_PATH, LISTING_PAGE_RE, RSS_PATH
 
 _SITEMAP = re.compile(r"^/sitemap_articles_(\d{4})_(\d{1,2})\.xml$")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -107,7 +107,7 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             text = pages.render_listing(cat, section, page, base, now)
             return (200, html, text) if text else (404, html, "not found")
         lookup_path = path[: -len(".amp.html")] + ".html" if path.endswith(".amp.html") else path
-        if path == pages.CHART_PATH:
+        if path == CHART_PATH:
             return 200, html, pages.render_chart_page(cat, base, now)
         article = cat.lookup(lookup_path)
         if article is None or path in state.deleted:

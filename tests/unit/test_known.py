@@ -1,0 +1,101 @@
+"""KnownIndex, the incremental-crawl memory, as a component on a real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import insert
+
+from oilnews.known import KnownIndex
+from oilnews.storage.database import Database
+from oilnews.storage.models import aliases_table, articles_table, runs_table
+from tests.helpers import make_crawler
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+OLD = NOW - timedelta(days=30)
+SITE = "http://127.0.0.1:8900/Energy/Coal/"
+
+
+def loaded(sqlite_url: str, **settings: object) -> KnownIndex:
+    crawler = make_crawler(OILNEWS_DATABASE_URL=sqlite_url, **settings)
+    database = Database.of(crawler)
+
+    def fill(conn):  # type: ignore[no-untyped-def]
+        row = {"authors": [], "keywords": [], "summary": [], "body": "b", "is_premium": False, "version": 1}
+        conn.execute(
+            insert(articles_table),
+            [
+                {
+                    **row,
+                    "id": 1,
+                    "url": SITE + "Old.html",
+                    "title": "old",
+                    "content_hash": "h1",
+                    "published_at": OLD,
+                    "first_seen_at": OLD,
+                    "last_seen_at": OLD,
+                },
+                {
+                    **row,
+                    "id": 2,
+                    "url": SITE + "Fresh.html",
+                    "title": "fresh",
+                    "content_hash": "h2",
+                    "published_at": NOW - timedelta(hours=2),
+                    "first_seen_at": NOW,
+                    "last_seen_at": NOW,
+                },
+            ],
+        )
+        conn.execute(
+            insert(aliases_table), [{"article_id": 1, "url": SITE + "Old-Twin.html", "first_seen_at": OLD}]
+        )
+        conn.execute(
+            insert(runs_table),
+            [
+                {
+                    "spider": "news",
+                    "site_url": SITE,
+                    "started_at": OLD,
+                    "finished_at": OLD + timedelta(minutes=1),
+                    "status": "finished",
+                    "finish_reason": "finished",
+                    "counts": {},
+                    "health": {},
+                    "stats": {},
+                }
+            ],
+        )
+
+    database.transaction(fill)
+    index = KnownIndex.of(crawler)
+    asyncio.run(index.load())
+    database.close()
+    return index
+
+
+def test_stored_articles_outside_the_refresh_window_are_skipped(sqlite_url: str) -> None:
+    index = loaded(sqlite_url)
+    assert index.stats.get_value("oilnews/known/articles") == 3  # two articles and an alias
+    assert not index.should_fetch(SITE + "Old.html")
+    assert not index.should_fetch(SITE + "Old-Twin.html")  # an alias is known too
+    assert index.should_fetch(SITE + "Fresh.html")  # younger than 48 h: edits are caught
+    assert index.should_fetch(SITE + "New.html")
+    assert index.should_fetch(SITE + "Old.html", modified_at=NOW)  # the sitemap says it changed
+    assert index.stats.get_value("oilnews/skipped/known") == 2
+    assert index.stats.get_value("oilnews/refresh/window") == 1
+    assert index.stats.get_value("oilnews/refresh/modified") == 1
+
+
+def test_full_fetches_everything(sqlite_url: str) -> None:
+    assert loaded(sqlite_url, OILNEWS_FULL=True).should_fetch(SITE + "Old.html")
+
+
+def test_listing_is_exhausted_only_by_known_articles_at_or_below_the_watermark(sqlite_url: str) -> None:
+    index = loaded(sqlite_url)
+    assert index.watermark == OLD  # the newest article stored by the last complete run
+    assert index.listing_exhausted([(SITE + "Old.html", OLD)])
+    assert not index.listing_exhausted([(SITE + "Old.html", OLD), (SITE + "New.html", OLD)])
+    assert not index.listing_exhausted([(SITE + "Fresh.html", NOW)])
+    assert not index.listing_exhausted([])
