@@ -34,13 +34,14 @@ SPIDER_ARGUMENTS: dict[str, str] = {
 # (minimum, maximum) of numeric settings; None: unbounded. Numbers not listed must be >= 0.
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "OILNEWS_DB_BATCH_SIZE": (1, 100_000),
+    "OILNEWS_MAX_LISTING_PAGES": (1, None),
     "OILNEWS_DB_RETRIES": (1, 100),
     "OILNEWS_HEALTH_MAX_MISSING_SHARE": (0, 1),
     "OILNEWS_HEALTH_MAX_ERROR_RATE": (0, 1),
     "OILNEWS_RENDER_MAX_CONTEXTS": (1, 64),
     "OILNEWS_RENDER_MAX_PAGES": (1, 256),
     "OILNEWS_RENDER_TIMEOUT_MS": (1, None),
-    "OILNEWS_REDIS_GENERATION_MINUTES": (1, None),
+    "OILNEWS_REDIS_IDLE_GRACE": (1, None),
     "CONCURRENT_REQUESTS": (1, 10_000),
     "CONCURRENT_REQUESTS_PER_DOMAIN": (1, 10_000),
     "CONCURRENT_ITEMS": (1, 10_000),

@@ -35,6 +35,7 @@ class ArticleItem:
     links: list[ArticleLink] = field(default_factory=list)
     content_hash: str | None = None  # set by the clean pipeline
     fetched_url: str | None = None  # the URL downloaded, before canonicalisation
+    claimed_url: str | None = None  # another URL the page names as its own (not believed)
     # Where the body came from: "html" (the article container), "json_ld" (a fallback
     # that carries boilerplate: counted, and a health failure when common), or "none".
     body_source: str = "html"

@@ -160,9 +160,32 @@ class RobotsTxtMiddleware(ScrapyRobotsTxtMiddleware):
     waiter keeps the parser here, before the others resume, and they read it back.
     """
 
+    # Google reads the first 500 KiB of a robots.txt; rules past that are ignored, and a huge
+    # file would make every request's check walk thousands of rules.
+    MAX_BYTES = 512 * 1024
+
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._received: dict[str, Any] = {}
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if not request.meta.get("dont_obey_robotstxt") or urlparse_cached(request).path != "/robots.txt":
+            return response
+        if response.status >= 500:
+            logger.warning(
+                "%s answered %d: crawling as if it allowed everything (Scrapy's rule)",
+                request.url,
+                response.status,
+            )
+            self.crawler.stats.inc_value(key("robots", "unavailable"))
+        if len(response.body) > self.MAX_BYTES:
+            head = response.body[: self.MAX_BYTES]
+            logger.warning(
+                "%s is %d bytes: only its first %d are read", request.url, len(response.body), len(head)
+            )
+            self.crawler.stats.inc_value(key("robots", "truncated"))
+            return response.replace(body=head[: head.rfind(b"\n") + 1] or head)
+        return response
 
     async def robot_parser(self, request: Request) -> Any:
         parser = await super().robot_parser(request)

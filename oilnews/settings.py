@@ -91,8 +91,12 @@ OILNEWS_SITE_URL = os.environ.get("OILNEWS_SITE_URL", REAL_SITE_URL)
 OILNEWS_SECTIONS = list(DEFAULT_SECTIONS)
 OILNEWS_USE_RSS = True
 OILNEWS_MAX_PAGES = 0  # listing pages per section; 0 = follow pagination to the end
+# ... but never more than this, whatever the site says: a last bound on a pagination that never
+# ends. World-News, the real site's largest section, had 1,194 pages of 20 in Aug 2025.
+OILNEWS_MAX_LISTING_PAGES = 10_000
 OILNEWS_SINCE = ""  # "2024-01": stop paginating at older listings, backfill sitemaps
 OILNEWS_MAX_HOPS = 2  # sidebar/related-link hops away from a listing, RSS or sitemap
+OILNEWS_MAX_SITEMAPS = 1000  # sitemaps named by sitemap indexes, per run (the site has ~200 months)
 OILNEWS_MAX_FOLLOW_PER_PAGE = 100  # new article requests one page may add (real pages link ~30)
 OILNEWS_POLITE = "auto"  # auto: polite unless the site is a loopback replica; true/false
 
@@ -121,15 +125,18 @@ OILNEWS_HEALTH_MAX_ERROR_RATE = 0.05
 # --- oilnews: incremental crawling ---------------------------------------------------------
 OILNEWS_FULL = False  # true: download everything, ignore what is stored
 OILNEWS_REFRESH_WINDOW_HOURS = 48.0  # stored articles younger than this are fetched again
+# A changed article gets a new version at most this often a day; past it, updated in place
+# (a page whose text changes on every fetch must not grow its history without bound). 0: no cap.
+OILNEWS_MAX_VERSIONS_PER_DAY = 12
 OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits via lastmod)
 OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed
 
 # --- oilnews: distributed mode (scrapy-redis); off unless OILNEWS_REDIS_URL is set -----------
 OILNEWS_REDIS_URL = os.environ.get("OILNEWS_REDIS_URL", "")
-OILNEWS_REDIS_GENERATION = os.environ.get("OILNEWS_REDIS_GENERATION", "")  # shared by one run's workers
-OILNEWS_REDIS_GENERATION_MINUTES = 30  # default generation: start time floored to the schedule
+# Empty: a starting worker joins the run in progress (a peer alive) or starts a new one.
+OILNEWS_REDIS_GENERATION = os.environ.get("OILNEWS_REDIS_GENERATION", "")  # names a run explicitly
 OILNEWS_REDIS_KEY_TTL_HOURS = 24.0  # a run's queue and fingerprints expire after this
-OILNEWS_REDIS_IDLE_GRACE = 15.0  # seconds a silent 'busy' peer still keeps a worker open
+OILNEWS_REDIS_IDLE_GRACE = 15.0  # seconds a silent peer still counts as alive (joins, keeps open)
 OILNEWS_REDIS_PREFIX = ""  # written by the distributed add-on: this run's Redis key prefix
 
 # --- oilnews: browser rendering (scrapy-playwright, Debian's Chromium) -----------------------

@@ -31,7 +31,8 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
 
     The site's own rules first: https for the real site (it serves nothing over http),
     lower-case host without `www.` there, no default port, `.amp.html` folded into `.html`,
-    no tracking parameters (w3lib's url_query_cleaner); then w3lib's canonicalize_url (one
+    no query at all on an article page, no tracking parameters elsewhere (w3lib's
+    url_query_cleaner); then w3lib's canonicalize_url (one
     percent-encoding, parameters sorted, no fragment). Changing this form needs a data
     migration of the stored URLs (see migrations 0002).
     """
@@ -59,8 +60,11 @@ def _canonical_absolute(url: str) -> str | None:
         path = path.replace("//", "/")
     if path.endswith(".amp.html"):
         path = path[: -len(".amp.html")] + ".html"
-    url = urlunsplit((scheme, netloc, path, parts.query, ""))
-    tracking = [name for name, _value in parse_qsl(parts.query, keep_blank_values=True) if _is_tracking(name)]
+    # An article page is its path: the site serves the same article whatever the query says,
+    # so `?v=1`, `?v=2`, ... would be thousands of keys (and downloads) for one story.
+    query = "" if is_article_path(path) else parts.query
+    url = urlunsplit((scheme, netloc, path, query, ""))
+    tracking = [name for name, _value in parse_qsl(query, keep_blank_values=True) if _is_tracking(name)]
     if tracking:
         url = url_query_cleaner(url, tracking, remove=True, unique=False)
     # w3lib's form, the one Scrapy's dupefilter fingerprints: `Café` and `Caf%C3%A9` are one

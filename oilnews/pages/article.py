@@ -19,7 +19,7 @@ from oilnews.items import ArticleItem, ArticleLink
 from oilnews.pages.common import Page, as_list, element_text, json_ld_of_type
 from oilnews.site import section_of_path
 from oilnews.text import clean_line, is_boilerplate, is_signature
-from oilnews.urls import canonical_url, same_origin
+from oilnews.urls import canonical_url
 
 # News items use #news-content, editorials and premium articles #article-content.
 BODY_CONTAINERS = "id('news-content article-content')"  # id(): lxml's index, no tree scan
@@ -264,18 +264,22 @@ def _keywords(page: Page) -> list[str]:
     return list(dict.fromkeys(w for w in words if w))
 
 
-def _canonical(page: Page, ld: dict[str, Any], response_url: str) -> str:
-    for candidate in (
-        page.meta("canonical"),
-        ld.get("url"),
-        page.meta("og:url"),
-    ):
+def _identity(page: Page, ld: dict[str, Any], response_url: str) -> tuple[str, str | None]:
+    """(the URL the article is stored under, a different URL the page claims or None).
+
+    An article is the URL it was fetched from, canonicalised: the canonical form already folds
+    every variant a page may name (scheme, `www.`, host case, AMP, tracking parameters). A
+    `<link rel=canonical>`, JSON-LD `url` or `og:url` naming anything else is not believed: a
+    CMS slip must never store this page over another article's row. The claim is returned so
+    it can be counted and logged.
+    """
+    fetched = canonical_url(response_url) or response_url
+    for candidate in (page.meta("canonical"), ld.get("url"), page.meta("og:url")):
         if isinstance(candidate, str) and candidate.strip():
-            url = canonical_url(candidate, response_url)
-            # A canonical pointing off the site it was served from is not trusted.
-            if url and same_origin(url, response_url):
-                return url
-    return canonical_url(response_url) or response_url
+            claimed = canonical_url(candidate, response_url)
+            if claimed is not None and claimed != fetched:
+                return fetched, claimed
+    return fetched, None
 
 
 def _is_premium(page: Page, url: str, summary: list[str], container: Any) -> bool:
@@ -293,7 +297,7 @@ def _is_premium(page: Page, url: str, summary: list[str], container: Any) -> boo
 def parse_article(response: TextResponse) -> ArticleItem:
     page = Page.of(response)
     ld = json_ld_of_type(page, "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle")
-    url = _canonical(page, ld, response.url)
+    url, claimed_url = _identity(page, ld, response.url)
     links = _Links(url)
 
     byline_names, byline_date = _byline(page)
@@ -328,5 +332,6 @@ def parse_article(response: TextResponse) -> ArticleItem:
         is_premium=_is_premium(page, url, walker.summary, container),
         links=links.items,
         fetched_url=response.url,
+        claimed_url=claimed_url,
         body_source=body_source,
     )

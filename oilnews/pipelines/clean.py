@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -11,6 +12,8 @@ from oilnews.items import ArticleItem, ArticleLink
 from oilnews.stats import key
 from oilnews.text import clean_body, clean_line, content_hash
 from oilnews.urls import canonical_url
+
+logger = logging.getLogger(__name__)
 
 
 def _unique(values: list[str]) -> list[str]:
@@ -54,4 +57,10 @@ class CleanPipeline:
         if isinstance(item, ArticleItem):
             clean_article(item)
             self.stats.inc_value(key("clean", "articles"))
+            if item.claimed_url:
+                # The parser stored the page under its own URL; the claim is only recorded.
+                logger.warning(
+                    "%s names %s as its canonical URL: stored under its own", item.url, item.claimed_url
+                )
+                self.stats.inc_value(key("identity", "canonical_rejected"))
         return item

@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,8 @@ class Batch:
             return False
         return True
 
-    def write(self, conn: Any) -> BatchResult:
-        return write_batch(conn, self.articles, self.quotes, self.aliases)
+    def write(self, conn: Any, max_versions_per_day: int = 0) -> BatchResult:
+        return write_batch(conn, self.articles, self.quotes, self.aliases, max_versions_per_day)
 
     def dump(self) -> str:
         return json.dumps(
@@ -100,6 +101,7 @@ class StorePipeline:
         self.database = Database.of(crawler)
         self.stats: Any = crawler.stats
         self.batch_size = max(1, batch_size)
+        self.max_versions_per_day = crawler.settings.getint("OILNEWS_MAX_VERSIONS_PER_DAY")
         self.spool_dir = spool_dir
         self.batch = Batch()
         self._lock = asyncio.Lock()
@@ -139,7 +141,9 @@ class StorePipeline:
                 return
             started = time.perf_counter()
             try:
-                result = await self.database.run(batch.write)
+                result = await self.database.run(
+                    partial(batch.write, max_versions_per_day=self.max_versions_per_day)
+                )
             except DatabaseUnusable as error:
                 self._spool(batch, error)
                 self._unusable(error)
@@ -165,9 +169,14 @@ class StorePipeline:
             ("links", result.links),
             ("quotes", result.quotes),
             ("content_duplicates", result.folded),
+            ("articles_churning", len(result.churning)),
         ):
             if value:
                 self.stats.inc_value(key("store", name), value)
+        for url in result.churning:
+            logger.info(
+                "%s changed again: over OILNEWS_MAX_VERSIONS_PER_DAY, updated without a new version", url
+            )
 
     def _spool(self, batch: Batch, error: BaseException) -> None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
@@ -202,7 +211,9 @@ class StorePipeline:
                         logger.error("%s line %d is incomplete and was skipped", path, number)
                         self.stats.inc_value(key("store", "spool_lines_corrupt"))
                         continue
-                    result = await self.database.run(batch.write)
+                    result = await self.database.run(
+                        partial(batch.write, max_versions_per_day=self.max_versions_per_day)
+                    )
                     self._count(result)
                     self.stats.inc_value(key("store", "replayed_items"), len(batch))
             except BaseException:

@@ -252,7 +252,7 @@ class Catalogue:
 
     def section_of(self, index: int) -> str:
         # World News carries a third of the items, as on the real site; the rest spread evenly.
-        if index % 3 == 0:
+        if index % 3 == 0 or len(self.sections) == 1:
             return self.sections[0]
         return self.sections[1 + zlib.crc32(index.to_bytes(4, "big")) % (len(self.sections) - 1)]
 

@@ -29,6 +29,8 @@ KINDS = frozenset(
         "empty",
         "redirect_loop",
         "redirect_offsite",
+        "redirect_to",
+        "query_variants",
         "huge",
         "malformed",
         "latin1_no_charset",
@@ -46,7 +48,7 @@ class Fault:
     kind: str
     times: int | None = None
     seconds: float = 3.0  # timeout/slow: how long the server stalls
-    target: str = ""  # redirect_offsite: where to send the client
+    target: str = ""  # redirect_offsite: the host to send to; redirect_to, query_variants: a path
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -93,9 +95,14 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
         return 200
     if kind == "empty":
         return _send(handler, 200, b"")
-    if kind in ("redirect_loop", "redirect_offsite"):
+    if kind in ("redirect_loop", "redirect_offsite", "redirect_to"):
+        location = {
+            "redirect_loop": path,
+            "redirect_offsite": fault.target + path,
+            "redirect_to": fault.target,
+        }
         handler.send_response(302)
-        handler.send_header("Location", fault.target + path if kind == "redirect_offsite" else path)
+        handler.send_header("Location", location[kind])
         handler.send_header("Content-Length", "0")
         handler.end_headers()
         return 302
@@ -124,6 +131,14 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
         title = _h1_text(page)
         damaged = page.replace(title, f"{CURLY_TITLE_PREFIX} {title}") if title else page
         return _send(handler, 200, damaged.encode("utf-8"), "text/html; charset=iso-8859-1")
+    if kind == "query_variants":
+        # 2,000 spellings of one article: the same path with a query string each.
+        links = "".join(f'<a href="{fault.target}?v={n}">variant {n}</a> ' for n in range(2_000))
+        return _send(
+            handler,
+            200,
+            page.replace('<p class="speakable">', f'<p>{links}</p><p class="speakable">', 1).encode(),
+        )
     if kind == "many_links":
         links = "".join(f'<a href="/Energy/Coal/Link-{n}.html">link {n}</a> ' for n in range(10_000))
         return _send(

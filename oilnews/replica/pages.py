@@ -9,6 +9,7 @@ entity-encoded articleBody, the server-rendered ticker, listing pagination.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from html import escape
 from math import ceil
@@ -219,10 +220,17 @@ def article_body_html(cat: Catalogue, article: ReplicaArticle, base: str) -> str
 
 
 def render_article(
-    cat: Catalogue, article: ReplicaArticle, base: str, now: datetime, path: str | None = None
+    cat: Catalogue,
+    article: ReplicaArticle,
+    base: str,
+    now: datetime,
+    path: str | None = None,
+    claimed_url: str | None = None,
 ) -> str:
+    """An article page; `claimed_url` (a hostile CMS slip): the URL its canonical link, og:url
+    and JSON-LD name instead of its own."""
     path = path or article.path
-    url = base + path
+    url = claimed_url or base + path
     body_html = article_body_html(cat, article, base)
     body_text = "\n".join(article.paragraphs)
     members = cat.section_members[article.section]
@@ -335,7 +343,7 @@ def render_listing(cat: Catalogue, section: str, page: int, base: str, now: date
     members = cat.section_members.get(section)
     if members is None:
         return None
-    pages = max(1, ceil(len(members) / PER_PAGE))
+    pages = listing_page_count(cat, section)
     if page > pages:
         return None
     chunk = [cat.article(i) for i in members[(page - 1) * PER_PAGE : page * PER_PAGE]]
@@ -375,6 +383,19 @@ def render_listing(cat: Catalogue, section: str, page: int, base: str, now: date
             _footer(base),
         )
     )
+
+
+def listing_page_count(cat: Catalogue, section: str) -> int:
+    return max(1, ceil(len(cat.section_members.get(section, ())) / PER_PAGE))
+
+
+def with_next_link(listing: str, next_url: str) -> str:
+    """A listing page whose pagination (and <link rel=next>) leads to `next_url`."""
+    link = f'<a href="{next_url}" class="next">&gt;</a>'
+    listing = re.sub(r'<a href="[^"]*" class="next">&gt;</a>', "", listing)
+    listing = re.sub(r'<link rel="next" href="[^"]*">', "", listing)
+    listing = listing.replace('<div class="pagination">', f'<div class="pagination">{link}', 1)
+    return listing.replace("</head>", f'<link rel="next" href="{next_url}"></head>', 1)
 
 
 def render_home(cat: Catalogue, base: str, now: datetime) -> str:
@@ -419,6 +440,16 @@ def render_sitemap(cat: Catalogue, base: str, year: int, month: int) -> str | No
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{"".join(urls)}</urlset>'
+    )
+
+
+def render_sitemap_index(sitemaps: list[str]) -> str:
+    entries = "".join(f"<sitemap><loc>{url}</loc></sitemap>" for url in sitemaps)
+    if not sitemaps:
+        return '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{entries}</sitemapindex>'
     )
 
 

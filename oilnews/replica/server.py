@@ -38,6 +38,15 @@ class ReplicaState:
     faults: dict[str, Fault] = field(default_factory=dict)  # path -> misbehaviour (tests)
     robots_txt: str = pages.ROBOTS_TXT
     deleted: set[str] = field(default_factory=set)  # article paths answered 404 (still linked)
+    # Hostile sites (tests): a pagination that never ends ("endless": every Page-N lists page
+    # 1's articles; "repeat_last": past the end, the last page again and again; "loop": the
+    # last page's next link goes back to Page-1.html).
+    pagination: str = ""
+    claimed_canonical: dict[str, str] = field(default_factory=dict)  # path -> URL its page claims
+    churning: set[str] = field(default_factory=set)  # article paths whose text changes every fetch
+    sitemap_index_size: int = 0  # > 0: each monthly sitemap is an index naming this many sitemaps
+    robots_status: int = 200
+    fetches: Counter[str] = field(default_factory=Counter)  # per path, for churning pages
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
@@ -92,19 +101,27 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         now = datetime.now(UTC)
         html = "text/html; charset=utf-8"
         if path == "/robots.txt":
-            return 200, "text/plain; charset=utf-8", state.robots_txt
+            return state.robots_status, "text/plain; charset=utf-8", state.robots_txt
         if path == "/":
             return 200, html, pages.render_home(cat, base, now)
         if path == RSS_PATH:
             return 200, "application/rss+xml; charset=utf-8", pages.render_rss(cat, base)
+        if path.startswith("/sitemap_extra_"):
+            return 200, "application/xml", pages.render_sitemap_index([])
         sitemap = _SITEMAP.match(path)
+        if sitemap and state.sitemap_index_size:
+            nested = [
+                f"{base}/sitemap_extra_{sitemap.group(1)}_{n}.xml" for n in range(state.sitemap_index_size)
+            ]
+            return 200, "application/xml", pages.render_sitemap_index(nested)
         if sitemap:
             xml = pages.render_sitemap(cat, base, int(sitemap.group(1)), int(sitemap.group(2)))
             return (200, "application/xml", xml) if xml else (404, html, "not found")
         listing = self._listing(path)
         if listing is not None:
             section, page = listing
-            text = pages.render_listing(cat, section, page, base, now)
+            text = self._hostile_listing(section, page) if state.pagination else None
+            text = text or pages.render_listing(cat, section, page, base, now)
             return (200, html, text) if text else (404, html, "not found")
         lookup_path = path[: -len(".amp.html")] + ".html" if path.endswith(".amp.html") else path
         if path == CHART_PATH:
@@ -116,7 +133,17 @@ class ReplicaHandler(BaseHTTPRequestHandler):
             return 403, html, pages.CHALLENGE_HTML
         # The AMP copy names the plain page canonical; a twin URL names itself.
         canonical_path = lookup_path
-        document = pages.render_article(cat, article, base, now, path=canonical_path)
+        claimed = state.claimed_canonical.get(path)
+        document = pages.render_article(cat, article, base, now, path=canonical_path, claimed_url=claimed)
+        if path in state.churning:
+            with state.lock:
+                state.fetches[path] += 1
+                count = state.fetches[path]
+            document = document.replace(
+                '<p class="speakable">',
+                f'<p>Readers online right now: {count * 37 + 1}.</p><p class="speakable">',
+                1,
+            )
         if state.broken_articles:
             document = re.sub(r'"articleBody": "[^"]*", ', "", document)
             document = re.sub(
@@ -126,6 +153,20 @@ class ReplicaHandler(BaseHTTPRequestHandler):
                 flags=re.S,
             )
         return 200, html, document
+
+    def _hostile_listing(self, section: str, page: int) -> str | None:
+        """A listing page of the hostile pagination modes (see ReplicaState.pagination)."""
+        state, base, now = self.server.state, self.server.base_url, datetime.now(UTC)
+        cat = state.catalogue
+        last = pages.listing_page_count(cat, section)
+        if state.pagination == "loop":
+            text = pages.render_listing(cat, section, page, base, now)
+            if text is None or page < last:
+                return text
+            return pages.with_next_link(text, base + f"/{section}/Page-1.html")
+        shown = 1 if state.pagination == "endless" else min(page, last)
+        text = pages.render_listing(cat, section, shown, base, now)
+        return pages.with_next_link(text, base + f"/{section}/Page-{page + 1}.html") if text else None
 
     def _listing(self, path: str) -> tuple[str, int] | None:
         sections = self.server.state.catalogue.sections

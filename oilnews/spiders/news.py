@@ -31,7 +31,7 @@ from oilnews.pages.listing import parse_listing
 from oilnews.pages.ticker import parse_ticker
 from oilnews.site import RSS_PATH, listing_path, sitemap_path
 from oilnews.stats import key, record_skip
-from oilnews.urls import is_article_url
+from oilnews.urls import is_article_url, same_origin
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ class NewsSpider(Spider):
         self.site_url = str(settings.get("OILNEWS_SITE_URL")).rstrip("/")
         self.sections = [s.strip().strip("/") for s in settings.getlist("OILNEWS_SECTIONS") if s.strip()]
         self.max_pages = settings.getint("OILNEWS_MAX_PAGES")
+        self.max_listing_pages = settings.getint("OILNEWS_MAX_LISTING_PAGES")
         self.max_hops = settings.getint("OILNEWS_MAX_HOPS")
         self.max_follow = settings.getint("OILNEWS_MAX_FOLLOW_PER_PAGE")
         self.chart_path = settings.get("OILNEWS_CHART_PATH") or ""
@@ -88,8 +89,11 @@ class NewsSpider(Spider):
         self.sitemap_lookback = settings.getint("OILNEWS_SITEMAP_LOOKBACK_MONTHS")
         self.known = KnownIndex.of(self.crawler)
         self._ticker_done = False
+        self.max_sitemaps = settings.getint("OILNEWS_MAX_SITEMAPS")
+        self._nested_sitemaps = 0
         self._requested: set[str] = set()  # article URLs requested this run
         self._skipped: set[str] = set()  # ... and those decided against
+        self._listed: set[str] = set()  # article URLs the listing pages named
 
     # -- requests ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
@@ -176,16 +180,36 @@ class NewsSpider(Spider):
         listing = parse_listing(response)
         if not listing.entries:
             record_skip(self.crawler.stats, response.url, "empty_listing")
+        # A page that lists only URLs an earlier listing page of this run listed (a pagination
+        # that never ends, loops back or repeats itself) adds nothing: it is the last. Listed,
+        # not requested: a real page 2 holds articles that sidebar links reached already.
+        fresh = {e.url for e in listing.entries} - self._listed
+        self._listed |= fresh
         yield from self._ticker(response)
         yield from self._entries(listing.entries)
+        if not listing.next_url:
+            return
         dated = [e.listed_at for e in listing.entries if e.listed_at is not None]
-        older = self.since is not None and bool(dated) and max(dated) < self.since
-        at_limit = bool(self.max_pages) and page >= self.max_pages
-        exhausted = self.known.listing_exhausted([(e.url, e.listed_at) for e in listing.entries])
-        if exhausted:
+        if self.since is not None and dated and max(dated) < self.since:
+            return  # older than the backfill wants
+        if self.max_pages and page >= self.max_pages:
+            return  # as many pages as asked for
+        if self.known.listing_exhausted([(e.url, e.listed_at) for e in listing.entries]):
             self.crawler.stats.inc_value(key("listing", "stopped_at_known"))
-        if listing.next_url and not older and not at_limit and not exhausted:
-            yield self._listing_request(listing.next_url, section, page + 1)
+            return
+        if not fresh:
+            self.crawler.stats.inc_value(key("listing", "stopped_nothing_new"))
+            logger.info("%s: listing page %d brings no new article: its pagination ends here", section, page)
+            return
+        if page >= self.max_listing_pages:
+            self.crawler.stats.inc_value(key("listing", "stopped_page_cap"))
+            logger.warning(
+                "%s: %d listing pages read, OILNEWS_MAX_LISTING_PAGES: its pagination ends here",
+                section,
+                page,
+            )
+            return
+        yield self._listing_request(listing.next_url, section, page + 1)
 
     def parse_rss(self, response: Response) -> Iterator[Any]:
         self.crawler.stats.inc_value(key("pages", "feed"))
@@ -198,7 +222,20 @@ class NewsSpider(Spider):
             record_skip(self.crawler.stats, response.url, "empty_sitemap")
         yield from self._entries(entries)
         for url in nested:
-            yield Request(url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY)
+            if not same_origin(url, self.site_url):
+                record_skip(self.crawler.stats, url, "offsite_sitemap")
+            elif self._nested_sitemaps >= self.max_sitemaps:
+                # A sitemap index naming thousands of sitemaps must not make a crawl unbounded.
+                if not self.crawler.stats.get_value(key("sitemaps", "capped")):
+                    logger.warning(
+                        "%d nested sitemaps read, OILNEWS_MAX_SITEMAPS: the rest are left", self.max_sitemaps
+                    )
+                self.crawler.stats.inc_value(key("sitemaps", "capped"))
+            else:
+                self._nested_sitemaps += 1
+                yield Request(
+                    url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY
+                )
 
     def parse_article(self, response: Response, hops: int) -> Iterator[Any]:
         if not self._is_html(response):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, select, text, update
+from sqlalchemy import Connection, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from oilnews.dates import json_value
@@ -66,6 +66,7 @@ class BatchResult:
     links: int = 0
     quotes: int = 0
     folded: int = 0  # new URLs whose content another stored URL already has
+    churning: list[str] = field(default_factory=list)  # changed again past the day's version cap
 
 
 def _chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -78,11 +79,15 @@ def write_batch(
     articles: Sequence[dict[str, Any]],
     quotes: Sequence[dict[str, Any]] = (),
     aliases: Sequence[dict[str, str]] = (),
+    max_versions_per_day: int = 0,
 ) -> BatchResult:
     """Upsert one batch inside the caller's transaction.
 
     An article whose content hash changed keeps its previous fields in `article_versions`
-    and gets `version + 1`; an unchanged one only moves `last_seen_at`. A new URL whose
+    and gets `version + 1`; an unchanged one only moves `last_seen_at`. An article that
+    already made `max_versions_per_day` versions in the last 24 hours (a page whose text
+    changes on every fetch: a counter, a rotating quote) is updated in place instead, so
+    its history cannot grow without bound; 0 means no cap. A new URL whose
     content is already stored under another URL becomes an alias of it: the database, not a
     worker's memory, has the last word, so several workers never store one story twice.
     """
@@ -114,6 +119,12 @@ def write_batch(
                 aliases.append({"url": original, "alias": url})
                 del by_url[url]
                 result.folded += 1
+        changed = [
+            old.id
+            for url, old in existing.items()
+            if url in by_url and old.content_hash != by_url[url]["content_hash"]
+        ]
+        recent = _recent_versions(conn, changed, now) if max_versions_per_day and changed else {}
         upserts: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
         for url, article in by_url.items():
@@ -122,6 +133,11 @@ def write_batch(
             if old is None:
                 result.new.append(url)
                 upserts.append({**row, "version": 1, "first_seen_at": now, "last_seen_at": now})
+            elif max_versions_per_day and recent.get(old.id, 0) >= max_versions_per_day:
+                result.churning.append(url)
+                upserts.append(
+                    {**row, "version": old.version, "first_seen_at": old.first_seen_at, "last_seen_at": now}
+                )
             elif old.content_hash != article["content_hash"]:
                 result.updated.append(url)
                 upserts.append(
@@ -170,6 +186,21 @@ def write_batch(
         rows = [{**q, "fetched_at": now} for q in quotes]
         result.quotes = len(conn.execute(qstmt.returning(quotes_table.c.id), rows).all())
     return result
+
+
+def _recent_versions(conn: Connection, article_ids: list[int], now: datetime) -> dict[int, int]:
+    """How many versions each article made in the 24 hours before `now`."""
+    table = versions_table
+    since = now - timedelta(days=1)
+    counts: dict[int, int] = {}
+    for chunk in _chunks(article_ids, 500):
+        query = (
+            select(table.c.article_id, func.count())
+            .where(table.c.article_id.in_(chunk), table.c.seen_at >= since)
+            .group_by(table.c.article_id)
+        )
+        counts.update({article_id: int(n) for article_id, n in conn.execute(query)})
+    return counts
 
 
 def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: datetime) -> int:

@@ -188,3 +188,17 @@ def test_start_requests_listings_rss_and_recent_sitemaps() -> None:
     sitemaps = [r for r in started if "/sitemap_articles_" in r.url]
     assert len(sitemaps) == 2 and all(r.meta.get("optional") for r in sitemaps)
     assert isinstance(KnownIndex.of(s.crawler), KnownIndex)
+
+
+def test_listing_page_cap_is_the_last_bound() -> None:
+    s = spider(OILNEWS_MAX_LISTING_PAGES=1)
+    out = requests_of(s.parse_listing(listing(1), section=SECTION, page=1))
+    assert section_pages() > 1 and not [r for r in out if r.callback == s.parse_listing]
+    assert s.crawler.stats.get_value("oilnews/listing/stopped_page_cap") == 1
+
+
+def test_a_listing_page_that_lists_nothing_new_ends_pagination() -> None:
+    s = spider()
+    list(s.parse_listing(listing(1), section=SECTION, page=1))
+    again = requests_of(s.parse_listing(listing(1), section=SECTION, page=2))  # page 1's list again
+    assert again == [] and s.crawler.stats.get_value("oilnews/listing/stopped_nothing_new") == 1

@@ -31,6 +31,9 @@ SITE = "https://oilprice.com"
         ("https://oilprice.com/Energy/Caf%c3%a9.html", "https://oilprice.com/Energy/Caf%C3%A9.html"),
         ("https://oilprice.com/Energy/%7Ex.html", "https://oilprice.com/Energy/~x.html"),
         ("https://oilprice.com/s?b=2&a=1&b=1&utm_x=3", "https://oilprice.com/s?a=1&b=1&b=2"),
+        # an article page is its path: query-string variants are one article
+        ("https://oilprice.com/Energy/Coal/A.html?v=17&page=2", "https://oilprice.com/Energy/Coal/A.html"),
+        ("http://127.0.0.1:8900/Energy/Coal/A.html?x", "http://127.0.0.1:8900/Energy/Coal/A.html"),
         ("javascript:void(0)", None),
         ("mailto:support@oilprice.com", None),
         ("file:///etc/passwd", None),
