@@ -50,7 +50,7 @@ def preflight(settings: BaseSettings) -> None:
     (UsageError) and packages missing for what the settings turn on (MissingDependency)."""
     config.validate(settings)
     rendering.browser_settings(settings)
-    distributed.frontier_settings(settings)
+    distributed.frontier_settings(settings, claim=False)
 
 
 class SafetyAddon:

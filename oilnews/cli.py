@@ -213,36 +213,25 @@ def cmd_replica(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from oilnews.dates import json_value
     from oilnews.storage.database import open_for_reading
     from oilnews.storage.runs import recent_runs
+    from oilnews.summary import RUNS_HEADER, run_views, runs_line
 
     settings = _settings(args)
     database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
     try:
-        rows = database.transaction(lambda conn: recent_runs(conn, args.limit))
+        # A distributed run is one row per worker: read enough rows for `limit` runs of them.
+        rows = database.transaction(lambda conn: recent_runs(conn, args.limit * 16))
     finally:
         database.close()
+    views = run_views(rows, by_worker=args.workers)[: args.limit]
     if args.json:
-        for row in rows:
-            record = {name: json_value(value) for name, value in row._mapping.items() if name != "stats"}
-            print(json.dumps(record, ensure_ascii=False))
+        for view in views:
+            print(json.dumps(view.to_json(), ensure_ascii=False))
         return ExitCode.OK
-    print(
-        f"{'run':>5} {'started (UTC)':19} {'duration':>8} {'status':9} {'reason':12} "
-        f"{'requests':>8} {'new':>6} {'updated':>7} {'unchanged':>9} {'gone':>5} {'dropped':>7} {'errors':>6}  health"
-    )
-    for row in rows:
-        c = row.counts or {}
-        seconds = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
-        duration = f"{seconds:.0f}s" if seconds is not None else "-"
-        failures = (row.health or {}).get("failures") or []
-        print(
-            f"{row.id:>5} {row.started_at:%Y-%m-%d %H:%M:%S} {duration:>8} {row.status:9} "
-            f"{(row.finish_reason or '-'):12} {c.get('requests', 0):>8} {c.get('articles_new', 0):>6} "
-            f"{c.get('articles_updated', 0):>7} {c.get('articles_unchanged', 0):>9} {c.get('gone', 0):>5} "
-            f"{c.get('dropped', 0):>7} {c.get('errors', 0):>6}  {'; '.join(failures) if failures else 'ok'}"
-        )
+    print(RUNS_HEADER)
+    for view in views:
+        print(runs_line(view))
     return ExitCode.OK
 
 
@@ -287,12 +276,12 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             return ExitCode.SKIPPED
         print(client.schedule(args.project, args.spider, spider_args))
     except requests.ConnectionError:
-        raise OilnewsError(
+        raise SiteUnreachable(
             f"cannot reach scrapyd at {url}: is it running? (set SCRAPYD_URL or --url)"
         ) from None
     except MalformedResponse as error:
         if "unauthorized" in str(error).lower():
-            raise OilnewsError(
+            raise UsageError(
                 f"scrapyd at {url} refused the credentials: set SCRAPYD_USERNAME and SCRAPYD_PASSWORD"
             ) from None
         raise OilnewsError(f"scrapyd at {url} did not answer with JSON: {str(error)[:200]}") from None
@@ -356,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_db(runs)
     runs.add_argument("--limit", type=int, default=20)
     runs.add_argument("--json", action="store_true", help="one JSON object per run (counts and health)")
+    runs.add_argument(
+        "--workers", action="store_true", help="a distributed run's workers one row each, not folded into one"
+    )
     runs.set_defaults(func=cmd_runs)
 
     schedule = sub.add_parser("schedule", help="schedule a crawl on scrapyd unless one is pending or running")

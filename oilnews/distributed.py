@@ -1,18 +1,26 @@
 """Distributed mode: with OILNEWS_REDIS_URL set, every worker shares one crawl frontier.
 
 scrapy-redis provides the scheduler (a shared priority queue) and the dupefilter (a shared
-fingerprint set). Keys are namespaced by a *generation* so that one scheduled run's
-fingerprints never suppress the next run's requests, and they expire after the run. Without
-OILNEWS_REDIS_URL none of this is configured and nothing of Redis is imported.
+fingerprint set). Keys are namespaced by a *run*, so that one run's fingerprints never
+suppress the next run's requests, and they expire after the run.
+
+A run owns its frontier. A starting worker joins the run in progress when one of that run's
+workers is alive (its heartbeat is younger than OILNEWS_REDIS_IDLE_GRACE), else it starts a new
+run; the decision is one atomic Redis script, so workers started together share one run. A
+finished run, or one whose workers were all killed, never blocks the next: that one simply
+starts fresh and resumes from the database. OILNEWS_REDIS_GENERATION names a run explicitly.
+Without OILNEWS_REDIS_URL none of this is configured and nothing of Redis is imported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import socket
 import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,36 +29,123 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.settings import BaseSettings
 
-from oilnews.errors import require
+from oilnews.errors import SiteUnreachable, require
+from oilnews.logs import first_line, mask_secrets
 from oilnews.stats import key
 
 logger = logging.getLogger(__name__)
 
 
-def generation(settings: BaseSettings) -> str:
-    """Workers started for the same scheduled run share a generation: an explicit
-    OILNEWS_REDIS_GENERATION, or the start time floored to the schedule interval."""
+# Join the current run of this site and database if one of its workers is alive, else start a
+# new one; register the caller as a busy worker of the run it gets. Atomic: Redis runs a script
+# alone, so two workers starting at the same instant get the same run.
+_CLAIM = """
+local current = redis.call('GET', KEYS[1])
+local now, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
+if current then
+  local beats = redis.call('HVALS', 'oilnews:' .. current .. ':workers')
+  for _, beat in ipairs(beats) do
+    local stamp = tonumber(string.match(beat, ':(.+)$'))
+    if stamp and now - stamp < grace then
+      redis.call('HSET', 'oilnews:' .. current .. ':workers', ARGV[4], 'busy:' .. ARGV[2])
+      return current
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[5])
+redis.call('HSET', 'oilnews:' .. ARGV[1] .. ':workers', ARGV[4], 'busy:' .. ARGV[2])
+redis.call('EXPIRE', 'oilnews:' .. ARGV[1] .. ':workers', ARGV[5])
+return ARGV[1]
+"""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _current_run_key(settings: BaseSettings) -> str:
+    # One frontier per site and database: two deployments sharing a Redis never meet.
+    identity = f"{settings.get('OILNEWS_SITE_URL')}|{settings.get('OILNEWS_DATABASE_URL')}"
+    return f"oilnews:current:{hashlib.sha1(identity.encode()).hexdigest()[:12]}"
+
+
+def claim_run(settings: BaseSettings) -> str:
+    """The run this worker belongs to (see the module docstring)."""
     explicit = str(settings.get("OILNEWS_REDIS_GENERATION") or "")
     if explicit:
         return explicit
-    minutes = max(1, settings.getint("OILNEWS_REDIS_GENERATION_MINUTES"))
-    bucket = int(time.time()) // (minutes * 60) * (minutes * 60)
-    return datetime.fromtimestamp(bucket, UTC).strftime("%Y%m%dT%H%M")
+    new = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    ttl = int(settings.getfloat("OILNEWS_REDIS_KEY_TTL_HOURS") * 3600)
+    grace = settings.getfloat("OILNEWS_REDIS_IDLE_GRACE")
+    current_key = _current_run_key(settings)
+
+    def claim(server: Any) -> Any:
+        _forget_dead_local_workers(server, current_key)
+        return server.eval(_CLAIM, 1, current_key, new, f"{time.time():.3f}", grace, worker_name(), ttl)
+
+    return str(_redis_call(settings, claim))
 
 
-def frontier_settings(settings: BaseSettings) -> dict[str, Any]:
-    """scrapy-redis's scheduler and dupefilter when OILNEWS_REDIS_URL is set, else nothing."""
+def _redis_call(settings: BaseSettings, work: Any) -> Any:
+    """`work(server)` on a fresh connection; an unreachable Redis is one clear error."""
+    import redis
+
+    url = str(settings.get("OILNEWS_REDIS_URL"))
+    try:
+        server = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=10)
+        try:
+            return work(server)
+        finally:
+            server.close()
+    except redis.RedisError as error:
+        raise SiteUnreachable(
+            f"cannot reach Redis at {mask_secrets(url)} (OILNEWS_REDIS_URL): {first_line(error)}; is it running?"
+        ) from None
+
+
+def _forget_dead_local_workers(server: Any, current_key: str) -> None:
+    """A killed worker's heartbeat stays fresh for the grace period; on this host its pid says
+    at once whether it is gone, so a crawl restarted right after a kill starts a new run (the
+    killed run's fingerprints would hide the pages that were in flight when it died)."""
+    current = server.get(current_key)
+    if not current:
+        return
+    host = socket.gethostname()
+    workers_key = f"oilnews:{current}:workers"
+    for worker in server.hkeys(workers_key):
+        name, _, pid = str(worker).rpartition(":")
+        if name == host and pid.isdigit() and not _alive(int(pid)):
+            server.hdel(workers_key, worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def frontier_settings(settings: BaseSettings, claim: bool = True) -> dict[str, Any]:
+    """scrapy-redis's scheduler and dupefilter when OILNEWS_REDIS_URL is set, else nothing.
+    `claim=False` only checks that the packages are there (the pre-flight check)."""
     url = settings.get("OILNEWS_REDIS_URL")
     if not url:
         return {}
     require("scrapy_redis", "scrapy-redis")
+    require("redis", "redis")
+    if not claim:
+        _redis_call(settings, lambda server: server.ping())
+        return {}
     import warnings
 
     from scrapy.exceptions import ScrapyDeprecationWarning
 
     # scrapy-redis 0.9 still passes `spider` to the stats API; its warnings, not ours.
     warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
-    prefix = f"oilnews:{generation(settings)}"
+    prefix = f"oilnews:{claim_run(settings)}"
     return {
         "OILNEWS_REDIS_PREFIX": prefix,
         "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
@@ -81,7 +176,7 @@ class RedisWorkerCoordinator:
         self.prefix = prefix
         self.ttl = ttl
         self.grace = grace
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = worker_name()
         self.workers_key = f"{prefix}:workers"
         self._task: asyncio.Task[None] | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
@@ -95,10 +190,13 @@ class RedisWorkerCoordinator:
         if not url:
             raise NotConfigured
         require("redis", "redis")
+        prefix = settings.get("OILNEWS_REDIS_PREFIX")
+        if not prefix:
+            raise NotConfigured  # the distributed add-on is off: no shared frontier to coordinate
         return cls(
             crawler,
             url,
-            settings.get("OILNEWS_REDIS_PREFIX") or f"oilnews:{generation(settings)}",
+            prefix,
             int(settings.getfloat("OILNEWS_REDIS_KEY_TTL_HOURS") * 3600),
             settings.getfloat("OILNEWS_REDIS_IDLE_GRACE"),
         )

@@ -15,6 +15,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from oilnews.dates import json_value
+from oilnews.distributed import worker_name
 from oilnews.errors import DatabaseUnusable
 from oilnews.health import HealthMonitor, evaluate
 from oilnews.logs import first_line, mask_secrets
@@ -65,9 +66,12 @@ class CrawlRunRecorder:
         site = self.crawler.settings.get("OILNEWS_SITE_URL")
         stale = utcnow() - timedelta(hours=self.crawler.settings.getfloat("OILNEWS_RUN_STALE_HOURS"))
 
+        group = self.crawler.settings.get("OILNEWS_REDIS_PREFIX") or None
+        worker = worker_name() if group else None
+
         def begin(conn: Any) -> int:
             abandon_stale_runs(conn, stale)
-            return start_run(conn, spider.name, site)
+            return start_run(conn, spider.name, site, group, worker)
 
         try:
             self.run_id = await self.database.run(begin)

@@ -6,9 +6,12 @@ and `crawl_runs.counts` always say the same thing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from oilnews import health
+from oilnews.dates import json_value
 from oilnews.stats import key
 
 
@@ -23,9 +26,11 @@ def run_counts(stats: dict[str, Any]) -> dict[str, Any]:
         "responses": int(stats.get("response_received_count", 0)),
         "pages_article": int(stats.get(key("pages", "article"), 0)),
         "pages_listing": int(stats.get(key("pages", "listing"), 0)),
+        "articles_parsed": int(stats.get(key("clean", "articles"), 0)),
         "articles_new": int(stats.get(key("store", "articles_new"), 0)),
         "articles_updated": int(stats.get(key("store", "articles_updated"), 0)),
         "articles_unchanged": int(stats.get(key("store", "articles_unchanged"), 0)),
+        "articles_churning": int(stats.get(key("store", "articles_churning"), 0)),
         "duplicates": _total(stats, key("dedupe", "url_duplicate"))
         + _total(stats, key("dedupe", "content_duplicate"))
         + _total(stats, key("store", "content_duplicates")),
@@ -49,11 +54,13 @@ def _rate(count: int, seconds: float) -> str:
 
 
 def progress_line(counts: dict[str, Any], seconds: float, queued: int | None) -> str:
+    # "parsed" runs ahead of "stored" by at most a batch (OILNEWS_DB_BATCH_SIZE): both are shown.
     return (
         f"[{seconds:7.0f}s] pages {counts['responses']} ({_rate(counts['responses'], seconds)}/s)"
         + (f", queued {queued}" if queued is not None else "")
-        + f", articles new {counts['articles_new']} updated {counts['articles_updated']} "
-        f"unchanged {counts['articles_unchanged']}, duplicates {counts['duplicates']}, "
+        + f", articles parsed {counts['articles_parsed']}, stored new {counts['articles_new']} "
+        f"updated {counts['articles_updated']} unchanged {counts['articles_unchanged']}, "
+        f"duplicates {counts['duplicates']}, "
         f"dropped {counts['dropped']}, gone {counts['gone']}, errors {counts['errors']}"
     )
 
@@ -67,4 +74,105 @@ def summary_line(counts: dict[str, Any], seconds: float, healthy: bool, run_id: 
         f"dropped {counts['dropped']}, skipped known {counts['skipped_known']}, "
         f"refreshed {counts['refreshed']}, quotes {counts['quotes']}, gone {counts['gone']}, "
         f"errors {counts['errors']}; run {run_id if run_id is not None else '-'} in {where}"
+    )
+
+
+STATUS_ORDER = ("running", "failed", "abandoned", "finished")  # a group shows the worst
+
+
+@dataclass
+class RunView:
+    """One line of `oilnews runs`: a crawl, or every worker of one distributed run together."""
+
+    ids: list[int]
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    finish_reason: str | None
+    counts: dict[str, Any]
+    failures: list[str]
+    group: str | None = None
+    workers: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return str(self.ids[0]) if len(self.ids) == 1 else f"{min(self.ids)}+{len(self.ids) - 1}"
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": min(self.ids),
+            "ids": sorted(self.ids),
+            "run_group": self.group,
+            "workers": self.workers,
+            "started_at": json_value(self.started_at),
+            "finished_at": json_value(self.finished_at),
+            "seconds": self.seconds,
+            "status": self.status,
+            "finish_reason": self.finish_reason,
+            "counts": self.counts,
+            "health_failures": self.failures,
+        }
+
+
+def _merge_counts(all_counts: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for counts in all_counts:
+        for name, value in counts.items():
+            if isinstance(value, dict):
+                target = merged.setdefault(name, {})
+                for k, v in value.items():
+                    target[k] = target.get(k, 0) + v
+            elif isinstance(value, int | float):
+                merged[name] = merged.get(name, 0) + value
+    return merged
+
+
+def run_views(rows: list[Any], by_worker: bool = False) -> list[RunView]:
+    """crawl_runs rows (newest first) as `oilnews runs` shows them: the workers of one
+    distributed run (same run_group) folded into one view, unless `by_worker`."""
+    groups: dict[Any, list[Any]] = {}
+    for row in rows:
+        group = row.run_group if row.run_group and not by_worker else ("row", row.id)
+        groups.setdefault(group, []).append(row)
+    views = []
+    for members in groups.values():
+        statuses = {m.status for m in members}
+        status = next((s for s in STATUS_ORDER if s in statuses), members[0].status)
+        reasons = {m.finish_reason for m in members}
+        finished = [m.finished_at for m in members]
+        views.append(
+            RunView(
+                ids=[m.id for m in members],
+                started_at=min(m.started_at for m in members),
+                finished_at=None if None in finished else max(f for f in finished if f is not None),
+                status=status,
+                finish_reason=reasons.pop() if len(reasons) == 1 else "mixed",
+                counts=_merge_counts([m.counts or {} for m in members]),
+                failures=[f for m in members for f in (m.health or {}).get("failures") or []],
+                group=members[0].run_group,
+                workers=[m.worker for m in members if m.worker],
+            )
+        )
+    return views
+
+
+RUNS_HEADER = (
+    f"{'run':>7} {'started (UTC)':19} {'duration':>8} {'workers':>7} {'status':9} {'reason':12} "
+    f"{'requests':>8} {'new':>6} {'updated':>7} {'unchanged':>9} {'gone':>5} {'dropped':>7} {'errors':>6}  health"
+)
+
+
+def runs_line(view: RunView) -> str:
+    c = view.counts
+    duration = f"{view.seconds:.0f}s" if view.seconds is not None else "-"
+    return (
+        f"{view.label:>7} {view.started_at:%Y-%m-%d %H:%M:%S} {duration:>8} {max(1, len(view.workers)):>7} "
+        f"{view.status:9} {(view.finish_reason or '-'):12} {c.get('requests', 0):>8} "
+        f"{c.get('articles_new', 0):>6} {c.get('articles_updated', 0):>7} {c.get('articles_unchanged', 0):>9} "
+        f"{c.get('gone', 0):>5} {c.get('dropped', 0):>7} {c.get('errors', 0):>6}  "
+        + ("; ".join(view.failures) if view.failures else "ok")
     )

@@ -144,6 +144,10 @@ class CrawlRun(Base):
     counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     health: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     stats: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Distributed mode: the shared run this worker belonged to (its Redis prefix), and which
+    # worker it was (host:pid). Empty for a crawl on its own.
+    run_group: Mapped[str | None] = mapped_column(String(128), index=True)
+    worker: Mapped[str | None] = mapped_column(String(255))
 
 
 Index("ix_crawl_runs_started_at", CrawlRun.started_at)

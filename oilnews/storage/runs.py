@@ -25,12 +25,16 @@ def recent_runs(conn: Connection, limit: int | None = None) -> list[Any]:
     return list(conn.execute(query if limit is None else query.limit(limit)))
 
 
-def start_run(conn: Connection, spider: str, site_url: str) -> int:
+def start_run(
+    conn: Connection, spider: str, site_url: str, run_group: str | None = None, worker: str | None = None
+) -> int:
     result = conn.execute(
         insert(runs_table)
         .values(
             spider=spider,
             site_url=site_url,
+            run_group=run_group,
+            worker=worker,
             started_at=utcnow(),
             status="running",
             counts={},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -227,5 +228,54 @@ def test_db_upgrade_replica_serve_and_progress_lines(sqlite_url: str, tmp_path: 
             server.stdout.close()
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert any(line.startswith("[") and "articles new" in line for line in lines)  # progress
+    progress = [line for line in lines if line.startswith("[")]
+    assert progress and all(
+        re.search(r"pages \d+ \([\d.-]+/s\), queued \d+, articles parsed \d+, stored new", p)
+        for p in progress
+    ), progress
     assert lines[-1].startswith("oilnews: done in ") and "articles new 40" in lines[-1]  # summary
+
+
+def _summary_counts(stderr: str) -> dict[str, int]:
+    line = stderr.strip().splitlines()[-1]
+    assert line.startswith("oilnews: done in "), stderr[-2000:]
+    return {name: int(n) for name, n in re.findall(r"(new|updated|quotes|links|aliases) (\d+)", line)}
+
+
+def test_counts_agree_with_the_tables(database_url: str, tmp_path: Path) -> None:
+    """Summary line, stats and crawl_runs say what the tables hold, on SQLite and PostgreSQL
+    (PostgreSQL's rowcount of a multi-row insert is no count: -1 or a batch figure)."""
+    tables = ("articles", "price_quotes", "article_links", "article_aliases")
+
+    def table_counts() -> dict[str, int]:
+        return {t: query(database_url, f"select count(*) from {t}")[0][0] for t in tables}
+
+    with ReplicaServer(120) as site:
+        before = {t: 0 for t in tables}
+        for extra in ((), ("--full",)):
+            result = run_oilnews(
+                "crawl",
+                "--site",
+                site.url,
+                "--db",
+                database_url,
+                "-s",
+                f"OILNEWS_SPOOL_DIR={tmp_path}",
+                *extra,
+            )
+            assert result.returncode == 0, result.stderr
+            after = table_counts()
+            run = runs(database_url, 1)[0]
+            stats, counts = run.stats, run.counts
+            grown = {t: after[t] - before[t] for t in tables}
+            assert counts["articles_new"] == stats.get("oilnews/store/articles_new", 0) == grown["articles"]
+            assert counts["quotes"] == stats.get("oilnews/store/quotes", 0) == grown["price_quotes"]
+            assert counts["aliases"] == stats.get("oilnews/store/aliases", 0) == grown["article_aliases"]
+            summary = _summary_counts(result.stderr)
+            assert summary["new"] == counts["articles_new"] and summary["quotes"] == counts["quotes"]
+            if not extra:  # a first crawl: every link row is this run's
+                assert counts["links"] == grown["article_links"] == after["article_links"] > 0
+            else:  # --full: every article again, none new, unchanged, its links rewritten
+                assert counts["articles_new"] == 0 and counts["articles_unchanged"] == after["articles"]
+                assert counts["links"] == after["article_links"]
+            before = after

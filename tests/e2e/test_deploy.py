@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -49,7 +50,7 @@ def test_cron_runs_never_overlap(replica: ReplicaServer, sqlite_url: str, tmp_pa
     log.parent.mkdir()
     log.write_text("an old log over the size limit\n" * 10)
 
-    first = subprocess.Popen([str(CRON)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen([str(CRON)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while "crawl starting" not in (log.read_text() if log.exists() else ""):
         assert time.monotonic() < deadline and first.poll() is None, "the first run never took the lock"
@@ -58,7 +59,10 @@ def test_cron_runs_never_overlap(replica: ReplicaServer, sqlite_url: str, tmp_pa
     second = subprocess.run([str(CRON)], env=env, capture_output=True, text=True, timeout=60)
     assert second.returncode == 75
     assert time.monotonic() - started < 5  # at once, not after waiting for the lock
-    assert first.wait(timeout=300) == 0, log.read_text()[-3000:]
+    assert second.stdout == second.stderr == ""  # a skip behind a live crawl is no news for cron
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, log.read_text()[-3000:]
+    assert out == err == "", "a successful cron run must print nothing (cron mails any output)"
 
     text = log.read_text()
     assert "this run is skipped" in text and "finished with exit code 0" in text
@@ -106,7 +110,7 @@ def test_scrapy_crawl_exit_code_carries_health(sqlite_url: str) -> None:
     assert "health check failed: body missing" in result.stderr
 
 
-def test_cron_passes_failing_exit_code_through(sqlite_url: str, tmp_path: Path) -> None:
+def test_cron_failure_is_one_line_on_stderr_with_the_exit_code(sqlite_url: str, tmp_path: Path) -> None:
     with ReplicaServer(40) as site:
         site.state.broken_articles = True
         result = subprocess.run(
@@ -116,8 +120,40 @@ def test_cron_passes_failing_exit_code_through(sqlite_url: str, tmp_path: Path) 
             text=True,
             timeout=300,
         )
+    log = tmp_path / "logs" / "crawl.log"
     assert result.returncode == 1
-    assert "finished with exit code 1" in (tmp_path / "logs" / "crawl.log").read_text()
+    assert "finished with exit code 1" in log.read_text()
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("oilnews-cron: crawl failed with exit code 1 (a health check failed): ")
+    assert "health check failed: body missing" in line and line.endswith(f"log: {log}")
+
+
+def test_cron_says_when_the_site_is_down(sqlite_url: str, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(CRON)], env=cron_env("http://127.0.0.1:9", sqlite_url, tmp_path), capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    (line,) = result.stderr.splitlines()
+    assert "exit code 2 (the site could not be reached): error: cannot reach http://127.0.0.1:9" in line
+
+
+def test_cron_speaks_up_when_a_crawl_holds_the_lock_too_long(sqlite_url: str, tmp_path: Path) -> None:
+    if shutil.which("flock") is None:
+        unavailable("flock (util-linux) is not installed")
+    env = cron_env("http://127.0.0.1:9", sqlite_url, tmp_path, OILNEWS_LOCK_STALE_MINUTES="1")
+    lock = tmp_path / "crawl.lock"
+    (tmp_path / "crawl.lock.started").write_text(str(int(time.time()) - 300))
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "30"])
+    try:
+        time.sleep(0.5)
+        result = subprocess.run([str(CRON)], env=env, capture_output=True, text=True, timeout=30)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 75
+    (line,) = result.stderr.splitlines()
+    assert "the crawl started 5 minutes ago still holds" in line
 
 
 def _call(url: str, endpoint: str, auth: tuple[str, str], data: dict[str, str] | None = None) -> dict:  # type: ignore[type-arg]
@@ -166,16 +202,17 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
         with pytest.raises(urllib.error.HTTPError):  # the API is closed without the password
             _call(url, "daemonstatus.json", ("oilnews", "wrong"))
 
-        deploy_env = {
+        # One set of variables (the env file's) for scrapyd-deploy and the schedule script.
+        scrapyd_env = {
             **os.environ,
-            "OILNEWS_SCRAPYD_URL": url,
-            "OILNEWS_SCRAPYD_USERNAME": auth[0],
-            "OILNEWS_SCRAPYD_PASSWORD": auth[1],
+            "SCRAPYD_URL": url,
+            "SCRAPYD_USERNAME": auth[0],
+            "SCRAPYD_PASSWORD": auth[1],
         }
         deployed = subprocess.run(
             [str(BIN / "scrapyd-deploy"), "env", "--version", "1"],
             cwd=ROOT,
-            env=deploy_env,
+            env=scrapyd_env,
             capture_output=True,
             text=True,
             timeout=300,
@@ -183,16 +220,10 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
         assert deployed.returncode == 0, deployed.stderr
         assert '"status": "ok"' in deployed.stdout and '"spiders": 1' in deployed.stdout, deployed.stdout
 
-        schedule_env = {
-            **os.environ,
-            "SCRAPYD_URL": url,
-            "SCRAPYD_USERNAME": auth[0],
-            "SCRAPYD_PASSWORD": auth[1],
-        }
         schedule = [str(ROOT / "deploy" / "scrapyd" / "schedule"), f"site={replica.url}"]
         first = subprocess.run(
             schedule,
-            env={**schedule_env, "OILNEWS_BIN": str(BIN / "oilnews")},
+            env={**scrapyd_env, "OILNEWS_BIN": str(BIN / "oilnews")},
             capture_output=True,
             text=True,
             timeout=60,
@@ -201,12 +232,26 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
         job = first.stdout.strip()
         again = subprocess.run(
             schedule,
-            env={**schedule_env, "OILNEWS_BIN": str(BIN / "oilnews")},
+            env={**scrapyd_env, "OILNEWS_BIN": str(BIN / "oilnews")},
             capture_output=True,
             text=True,
             timeout=60,
         )
         assert again.returncode == 75, again.stderr  # a news job is pending or running already
+        assert again.stderr.strip() == (
+            f"oilnews: not scheduling: news job {job} is still pending or running on {url}"
+        )
+        refused = subprocess.run(
+            schedule,
+            env={**scrapyd_env, "SCRAPYD_PASSWORD": "wrong", "OILNEWS_BIN": str(BIN / "oilnews")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 64
+        assert refused.stderr.strip() == (
+            f"oilnews: error: scrapyd at {url} refused the credentials: set SCRAPYD_USERNAME and SCRAPYD_PASSWORD"
+        )
 
         deadline = time.monotonic() + 300
         while not any(j["id"] == job for j in _call(url, "listjobs.json?project=oilnews", auth)["finished"]):
@@ -221,3 +266,48 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
     (run,) = query(sqlite_url, "select status, site_url from crawl_runs")
     assert (run.status, run.site_url) == ("finished", replica.url)
     assert "s3cret-pass" not in log
+
+
+def test_schedule_without_scrapyd_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [str(BIN / "oilnews"), "schedule", "--url", url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"oilnews: error: cannot reach scrapyd at {url}: is it running? (set SCRAPYD_URL or --url)"
+    )
+
+
+def test_systemd_units_verify_and_are_sandboxed(tmp_path: Path) -> None:
+    """`systemd-analyze verify` on the units with this checkout's paths; the exposure score the
+    deploy README states. (Offline: no systemd needs to run here.)"""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        unavailable("systemd-analyze is not installed (apt-get install systemd)")
+    units = ROOT / "deploy" / "systemd"
+    env_file = tmp_path / "env"
+    env_file.write_text("OILNEWS_DATABASE_URL=sqlite:////var/lib/oilnews/oilnews.db\n")
+    service = (units / "oilnews-crawl.service").read_text()
+    (tmp_path / "oilnews-crawl.service").write_text(
+        service.replace("/opt/oilnews", str(ROOT)).replace("/etc/oilnews/env", str(env_file))
+    )
+    shutil.copy(units / "oilnews-crawl.timer", tmp_path)
+    verify = subprocess.run(
+        [analyze, "verify", str(tmp_path / "oilnews-crawl.service"), str(tmp_path / "oilnews-crawl.timer")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert verify.returncode == 0 and verify.stdout == verify.stderr == "", verify.stderr
+    security = subprocess.run(
+        [analyze, "security", "--offline=true", str(units / "oilnews-crawl.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout).group(1))  # type: ignore[union-attr]
+    stated = (ROOT / "deploy" / "README.md").read_text()
+    assert f"**{score:.1f} OK**" in stated, f"deploy/README.md must state the score {score}"
+    assert score <= 2.0
+    assert "UMask=0027" in service and "TimeoutStartSec=12h" in service
