@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["incremental", "parse", "dbwrite", "throughput", "memory", "distributed", "render"]
+BENCHMARKS = ["incremental", "parse", "dbwrite", "throughput", "memory", "distributed", "render", "dataout"]
 
 
 def main(names: list[str]) -> int:

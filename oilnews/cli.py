@@ -1,4 +1,4 @@
-"""`oilnews` command line: crawl, parse, replica serve, runs, db upgrade, schedule.
+"""`oilnews` command line: crawl, parse, replica serve, runs, export, search, show, db upgrade, schedule.
 
 Every mistake ends in one line on stderr saying what is wrong and what to do, and the exit code
 of oilnews.errors.ExitCode (the table in README.md); never a traceback unless asked for
@@ -235,6 +235,108 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _selection(args: argparse.Namespace) -> Any:
+    """The article filters of a read command (search, export) from its options."""
+    from oilnews.dates import parse_since
+    from oilnews.storage.selection import Selection
+
+    def instant(option: str) -> Any:
+        value = getattr(args, option, None)
+        if not value:
+            return None
+        try:
+            return parse_since(value)
+        except ValueError:
+            raise UsageError(
+                f"--{option.replace('_', '-')} {value!r}: expected YYYY-MM, YYYY-MM-DD or ISO 8601"
+            ) from None
+
+    query = getattr(args, "query", None)
+    if query is not None and not any(ch.isalnum() for ch in query):
+        raise UsageError(f"search words {query!r}: give at least one word")
+    return Selection(
+        since=instant("since"),
+        until=instant("until"),
+        section=getattr(args, "section", None),
+        author=getattr(args, "author", None),
+        query=query,
+        changed_since=instant("changed_since"),
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from oilnews.export import TABLES, export
+    from oilnews.storage.database import open_for_reading
+
+    if args.table not in TABLES:
+        raise UsageError(f"--table {args.table!r}: one of {', '.join(TABLES)}")
+    selection = _selection(args)
+    fields = tuple(f.strip() for f in args.fields.split(",") if f.strip()) if args.fields else None
+    settings = _settings(args)
+    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
+    try:
+        with database.engine.connect() as conn:
+            result = export(
+                conn,
+                args.table,
+                args.format,
+                Path(args.out) if args.out else None,
+                selection,
+                fields=fields,
+                bookmark=Path(args.bookmark) if args.bookmark else None,
+            )
+    finally:
+        database.close()
+    if args.out:
+        print(
+            f"oilnews: exported {result.rows} {args.table} rows to {args.out} in {result.seconds:.1f}s",
+            file=sys.stderr,
+        )
+    return ExitCode.OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from oilnews.storage.database import open_for_reading
+    from oilnews.storage.search import search
+
+    selection = _selection(args)
+    words, selection = selection.query, type(selection)(**{**selection.__dict__, "query": None})
+    settings = _settings(args)
+    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
+    try:
+        hits = database.transaction(lambda conn: search(conn, words or "", selection, args.limit))
+    finally:
+        database.close()
+    for hit in hits:
+        if args.json:
+            print(json.dumps(hit.to_json(), ensure_ascii=False))
+        else:
+            date = f"{hit.published_at:%Y-%m-%d}" if hit.published_at else "----------"
+            print(f"{date}  {hit.title}\n            {hit.url}\n            {hit.snippet}\n")
+    if not hits and not args.json:
+        print(f"no article matches {words!r}", file=sys.stderr)
+    return ExitCode.OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from oilnews.show import article_view, render_text
+    from oilnews.storage.database import open_for_reading
+
+    settings = _settings(args)
+    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
+    try:
+        view = database.transaction(lambda conn: article_view(conn, args.article, versions=args.versions))
+    finally:
+        database.close()
+    if view is None:
+        raise UsageError(f"no stored article {args.article!r} (give its URL, an alias URL or its id)")
+    if args.json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(view, links=args.links, versions=args.versions))
+    return ExitCode.OK
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from oilnews.storage.database import Database
 
@@ -350,6 +452,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     runs.set_defaults(func=cmd_runs)
 
+    def add_filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--since", help="published at or after (YYYY-MM[-DD] or ISO 8601, UTC)")
+        p.add_argument("--until", help="published before (YYYY-MM[-DD] or ISO 8601, UTC)")
+        p.add_argument("--section", help="a section and those below it, e.g. Energy or Energy/Crude-Oil")
+        p.add_argument("--author", help="one of the article's authors (case-insensitive)")
+
+    export = sub.add_parser("export", help="stored rows out as JSON lines, CSV or Parquet")
+    add_db(export)
+    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
+    export.add_argument("--out", help="file to write (default: standard output; Parquet needs a file)")
+    export.add_argument(
+        "--table", default="articles", help="articles (default), links, quotes, runs or authors"
+    )
+    add_filters(export)
+    export.add_argument("--query", help="only articles matching these words (full-text search)")
+    export.add_argument("--fields", help="comma-separated fields to write, in this order")
+    export.add_argument("--changed-since", help="only articles new or changed after this instant (UTC)")
+    export.add_argument(
+        "--bookmark", help="file remembering the last export: only what is new or changed since"
+    )
+    export.set_defaults(func=cmd_export)
+
+    search = sub.add_parser("search", help="full-text search of the stored articles, best first")
+    search.add_argument("query", metavar="QUERY", help="words the article must contain")
+    add_db(search)
+    add_filters(search)
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--json", action="store_true", help="one JSON object per hit")
+    search.set_defaults(func=cmd_search)
+
+    show = sub.add_parser("show", help="one stored article with its aliases, links and versions")
+    show.add_argument("article", metavar="URL|ID", help="the article's URL, an alias URL, or its id")
+    add_db(show)
+    show.add_argument("--versions", action="store_true", help="earlier versions and what changed")
+    show.add_argument("--links", action="store_true", help="every link, not only the counts by kind")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+
     schedule = sub.add_parser("schedule", help="schedule a crawl on scrapyd unless one is pending or running")
     schedule.add_argument("--url", help="scrapyd URL (default: $SCRAPYD_URL or http://127.0.0.1:6800)")
     schedule.add_argument("--project", default="oilnews")
@@ -381,6 +521,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader stopped reading (`oilnews export | head`): its choice, not an error here.
+        # Python would complain again at exit flushing stdout; point it at /dev/null first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.OK)
     except OilnewsError as error:
         print(f"oilnews: error: {first_line(error)}", file=sys.stderr)
         if _debugging(args):

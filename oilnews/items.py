@@ -19,6 +19,16 @@ class ArticleLink:
 
 
 @dataclass
+class AuthorProfile:
+    """The author box of an article page: who wrote it, as the site presents them."""
+
+    profile_url: str
+    name: str
+    bio: str | None = None
+    avatar_url: str | None = None
+
+
+@dataclass
 class ArticleItem:
     url: str
     title: str = ""
@@ -33,6 +43,7 @@ class ArticleItem:
     image_url: str | None = None
     is_premium: bool = False
     links: list[ArticleLink] = field(default_factory=list)
+    author_profiles: list[AuthorProfile] = field(default_factory=list)
     content_hash: str | None = None  # set by the clean pipeline
     fetched_url: str | None = None  # the URL downloaded, before canonicalisation
     claimed_url: str | None = None  # another URL the page names as its own (not believed)

@@ -239,3 +239,29 @@ def test_rss_and_sitemaps() -> None:
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]><urlset><url><loc>&b;</loc></url></urlset>'
     assert parse_sitemap(XmlResponse(url="https://oilprice.com/s.xml", body=bomb))[0] == []
     assert parse_sitemap(XmlResponse(url="https://oilprice.com/s.xml", body=b"not xml")) == ([], [])
+
+
+@pytest.mark.parametrize("expected_file", EXPECTED, ids=lambda p: p.stem)
+def test_author_box_of_real_pages(expected_file: Path) -> None:
+    expected = json.loads(expected_file.read_text(encoding="utf-8"))
+    item = parse_article(html_response(shared_page(expected["page"]), expected["url"]))
+    (profile,) = item.author_profiles
+    assert profile.name == expected["authors"][0]
+    assert profile.profile_url == "https://oilprice.com/contributors/" + profile.name.replace(" ", "-") + (
+        "-" if profile.name == "Joao Peixe" else ""  # the site's own URL ends in "-" for him
+    )
+    assert profile.bio and profile.bio.startswith(profile.name.split()[0])
+    assert profile.avatar_url is None or profile.avatar_url.startswith(
+        "https://d32r1sh890xpii.cloudfront.net/avatars/"
+    )
+
+
+def test_forum_threads_are_links_of_kind_forum() -> None:
+    """The community block (the 2018 homepage has one; premium pages carry it too)."""
+    page = shared_page("homepage__2018-03-17__transcribed.html")
+    item = parse_article(html_response(page, "https://oilprice.com/"))
+    forum = [link for link in item.links if link.kind == "forum"]
+    assert len(forum) == 16
+    assert forum[1].url == "https://community.oilprice.com/topic/1266-statoil-changes-name/"
+    assert forum[1].title == "Statoil Changes Name"
+    assert all(link.url.startswith("https://community.oilprice.com/topic/") for link in forum)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from scrapy.http import TextResponse
 
 from oilnews.dates import parse_byline_date, parse_iso
-from oilnews.items import ArticleItem, ArticleLink
+from oilnews.items import ArticleItem, ArticleLink, AuthorProfile
 from oilnews.pages.common import Page, as_list, element_text, json_ld_of_type
 from oilnews.site import section_of_path
 from oilnews.text import clean_line, is_boilerplate, is_signature
@@ -64,6 +64,47 @@ def _block_links(page: Page, links: _Links) -> None:
                 title = element_text(holder) if holder is not None else ""
             links.add(a.get("href"), kind, title or element_text(a))
             break
+
+
+def _forum_links(page: Page, links: _Links) -> None:
+    """The community block (forum threads the page shows; see ../shared/seed-page-text.txt):
+    recorded as `forum` links with their titles, never followed (another site, and no news)."""
+    for row in page.xpath(
+        "//div[contains(@class, 'community_block')]//div[contains(@class, 'headline_row')]"
+    ):
+        anchor = next(iter(page.xpath(".//a[@href]", row)), None)
+        title = next(iter(page.xpath(".//span[contains(@class, 'article_name')]", row)), None)
+        if anchor is not None:
+            links.add(anchor.get("href"), "forum", element_text(title) if title is not None else "")
+
+
+def _author_profiles(page: Page, base_url: str) -> list[AuthorProfile]:
+    """The author box: `div.authorBox` with name, bio, avatar and the profile link."""
+    profiles: list[AuthorProfile] = []
+    for box in page.xpath("//div[contains(concat(' ', normalize-space(@class), ' '), ' authorBox ')]"):
+
+        def first(expression: str, box: Any = box) -> Any:
+            return next(iter(page.xpath(expression, box)), None)
+
+        link = first(".//a[contains(@class, 'authorBox__moreInfo')]/@href")
+        name = first(".//*[contains(@class, 'authorBox__authorName')]")
+        profile_url = canonical_url(str(link), base_url) if link else None
+        if profile_url is None or name is None or not element_text(name):
+            continue
+        bio = first(".//*[contains(@class, 'authorBox__authorBio')]")
+        avatar = first(".//img[contains(@class, 'authorBox__avatar')]")
+        avatar_url = (avatar.get("data-src") or avatar.get("src") or "") if avatar is not None else ""
+        if avatar_url.startswith("data:") or any(g in avatar_url for g in _GENERIC_IMAGES):
+            avatar_url = ""  # a placeholder, not this author's picture
+        profiles.append(
+            AuthorProfile(
+                profile_url=profile_url,
+                name=element_text(name),
+                bio=(element_text(bio) or None) if bio is not None else None,
+                avatar_url=canonical_url(avatar_url, base_url) if avatar_url else None,
+            )
+        )
+    return profiles
 
 
 def _navigation_kind(element: Any) -> str | None:
@@ -314,6 +355,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         body_source = "json_ld"
 
     _block_links(page, links)
+    _forum_links(page, links)
 
     published = parse_iso(ld.get("datePublished")) or parse_byline_date(byline_date)
     modified = parse_iso(ld.get("dateModified"))
@@ -331,6 +373,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         image_url=_image(page, ld),
         is_premium=_is_premium(page, url, walker.summary, container),
         links=links.items,
+        author_profiles=_author_profiles(page, url),
         fetched_url=response.url,
         claimed_url=claimed_url,
         body_source=body_source,

@@ -8,7 +8,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from oilnews.dates import to_utc
-from oilnews.items import ArticleItem, ArticleLink
+from oilnews.items import ArticleItem, ArticleLink, AuthorProfile
 from oilnews.stats import key
 from oilnews.text import clean_body, clean_line, content_hash
 from oilnews.urls import canonical_url
@@ -41,6 +41,20 @@ def clean_article(item: ArticleItem) -> ArticleItem:
                 (url, link.kind), ArticleLink(url=url, kind=link.kind, title=clean_line(link.title))
             )
     item.links = list(links.values())
+    profiles: dict[str, AuthorProfile] = {}
+    for profile in item.author_profiles:
+        url = canonical_url(profile.profile_url)
+        if url and clean_line(profile.name):
+            profiles.setdefault(
+                url,
+                AuthorProfile(
+                    profile_url=url,
+                    name=clean_line(profile.name),
+                    bio=clean_line(profile.bio) or None,
+                    avatar_url=clean_line(profile.avatar_url) or None,
+                ),
+            )
+    item.author_profiles = list(profiles.values())
     item.content_hash = content_hash(item.title, item.body)
     return item
 

@@ -66,6 +66,10 @@ class Batch:
             # per article cost more than the database write in a profile of a 3,000-page crawl.
             row: dict[str, Any] = {name: getattr(item, name) for name in ARTICLE_FIELDS}
             row["links"] = [{"url": link.url, "kind": link.kind, "title": link.title} for link in item.links]
+            row["author_profiles"] = [
+                {"profile_url": p.profile_url, "name": p.name, "bio": p.bio, "avatar_url": p.avatar_url}
+                for p in item.author_profiles
+            ]
             self.articles.append(row)
         elif isinstance(item, PriceQuoteItem):
             self.quotes.append(ItemAdapter(item).asdict())

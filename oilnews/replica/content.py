@@ -385,10 +385,11 @@ def _build_article(
             f"Western interest in the region{MOJIBAKE_APOSTROPHE}s energy reserves is intensifying. "
             + paragraphs[0]
         )
+    # Words only the last paragraph has, so a revision that replaces it removes words too.
+    paragraphs[-1] += " Preliminary figures were compiled by the statistics bureau."
     if edited is not None:
-        paragraphs.append(
-            f"Update: this story was revised to add comment from officials in {words['place']}."
-        )
+        # The revision replaces the last paragraph: words are added and words are removed.
+        paragraphs[-1] = f"Update: this story was revised to add comment from officials in {words['place']}."
     summary: tuple[str, ...] = ()
     if premium:
         summary = tuple(

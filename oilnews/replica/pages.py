@@ -144,6 +144,44 @@ def _json_ld(article: ReplicaArticle, url: str, body_text: str) -> str:
     )
 
 
+def author_bio(name: str) -> str:
+    """The bio the replica's author box shows (tests compare the stored one with it)."""
+    return f"{name.split()[0]} is a writer for Oilprice.com"
+
+
+def _author_box(article: ReplicaArticle, base: str) -> str:
+    slug = article.author.replace(" ", "-")
+    return (
+        f'<div class="authorBox"><img data-src="https://d32r1sh890xpii.cloudfront.net/avatars/medium/{slug}.jpg" '
+        f'alt="{escape(article.author)}" class="authorBox__avatar lozad">'
+        f'<p class="authorBox__authorName">{escape(article.author)}</p>'
+        f'<p class="authorBox__authorBio">{escape(author_bio(article.author))}</p>'
+        f'<p><a class="authorBox__moreInfo" href="{base}/contributors/{slug}">More Info</a></p></div>'
+    )
+
+
+FORUM_THREADS = (
+    ("https://community.oilprice.com/topic/1278-e-car-sales-collapse/", "3 minutes", "e-car sales collapse"),
+    (
+        "https://community.oilprice.com/topic/1266-they-pay-you-to-take-natural-gas/",
+        "7 days",
+        "They pay YOU to TAKE Natural Gas",
+    ),
+    ("https://community.oilprice.com/topic/1300-a-question/", "2 days", "A question..."),
+)
+
+
+def _community_block(article: ReplicaArticle) -> str:
+    """The forum threads a premium page shows (../shared/seed-page-text.txt), in the markup of
+    the site's `div.community_block`."""
+    rows = "".join(
+        f'<li><div class="headline_row" data-id="{n}"><a target="_blank" href="{url}" class="full_parent"></a>'
+        f'<span class="time_ago">{age}</span><span class="article_name">{escape(title)}</span></div></li>'
+        for n, (url, age, title) in enumerate(FORUM_THREADS)
+    )
+    return f'<div class="community_block toggle_block"><ul>{rows}</ul></div>'
+
+
 def _link_list(
     items: list[ReplicaArticle], base: str, css: str, title_css: str | None = None, query: str = ""
 ) -> str:
@@ -291,8 +329,7 @@ def render_article(
             f'<li itemprop="itemListElement"><a itemprop="item" href="{base}/{article.section}/"><span itemprop="name">{escape(crumb_name)}</span></a></li>',
             "</ol></div></div>",
             '<div class="singleArticle__wrapper"><div id="singleArticle__sidebar" class="singleArticle__sidebar">',
-            f'<div class="authorBox"><p class="authorBox__authorName">{escape(article.author)}</p>',
-            f'<a class="authorBox__moreInfo" href="{base}/contributors/{article.author.replace(" ", "-")}">More Info</a></div>',
+            _author_box(article, base),
             '<div class="sidebarRelatedArticles"><h3 class="sectionHeading__title sidebarRelatedArticles__title">Related News</h3>',
             '<ul class="sidebarRelatedArticles__list">',
             "".join(
@@ -331,7 +368,9 @@ def render_article(
             _link_list(
                 commented, base, "sidebarSponsorContent__article", "sidebarSponsorContent__articleTitle"
             ),
-            '</div><div class="forumBlock"><a href="https://community.oilprice.com/topic/1-energy">Forum</a>'
+            "</div>"
+            + (_community_block(article) if article.premium else "")
+            + '<div class="forumBlock"><a href="https://community.oilprice.com/topic/1-energy">Forum</a>'
             '<a href="http://10.0.0.1/internal">Partner</a><a href="file:///etc/passwd">Archive</a></div>',
             "</div></div></div></div>",
             _footer(base),

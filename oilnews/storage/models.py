@@ -78,6 +78,33 @@ class Article(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the stored content last changed (new, new version, or updated in place): what an
+    # incremental export (`oilnews export --bookmark`) follows. last_seen_at moves on every fetch.
+    # Nullable only so the migration can add it without rebuilding the table; always written.
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Author(Base):
+    """A contributor as the article page's author box shows them, keyed by profile URL."""
+
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    profile_url: Mapped[str] = mapped_column(String(2048), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    bio: Mapped[str | None] = mapped_column(Text)
+    avatar_url: Mapped[str | None] = mapped_column(String(2048))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # name, bio or avatar changed
+
+
+class ArticleAuthor(Base):
+    __tablename__ = "article_authors"
+    __table_args__ = (UniqueConstraint("article_id", "author_id"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id", ondelete="CASCADE"), index=True)
 
 
 class ArticleAlias(Base):
@@ -159,3 +186,5 @@ versions_table = cast(Table, ArticleVersion.__table__)
 links_table = cast(Table, ArticleLinkRow.__table__)
 quotes_table = cast(Table, PriceQuote.__table__)
 runs_table = cast(Table, CrawlRun.__table__)
+authors_table = cast(Table, Author.__table__)
+article_authors_table = cast(Table, ArticleAuthor.__table__)

@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, func, select, text, update
+from sqlalchemy import Connection, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from oilnews.dates import json_value
 from oilnews.storage.models import (
     aliases_table,
+    article_authors_table,
     articles_table,
+    authors_table,
     links_table,
     quotes_table,
     utcnow,
@@ -67,6 +69,7 @@ class BatchResult:
     quotes: int = 0
     folded: int = 0  # new URLs whose content another stored URL already has
     churning: list[str] = field(default_factory=list)  # changed again past the day's version cap
+    authors: int = 0  # author profiles new or changed
 
 
 def _chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
@@ -132,11 +135,19 @@ def write_batch(
             row = {key: article.get(key) for key in ARTICLE_FIELDS}
             if old is None:
                 result.new.append(url)
-                upserts.append({**row, "version": 1, "first_seen_at": now, "last_seen_at": now})
+                upserts.append(
+                    {**row, "version": 1, "first_seen_at": now, "last_seen_at": now, "changed_at": now}
+                )
             elif max_versions_per_day and recent.get(old.id, 0) >= max_versions_per_day:
                 result.churning.append(url)
                 upserts.append(
-                    {**row, "version": old.version, "first_seen_at": old.first_seen_at, "last_seen_at": now}
+                    {
+                        **row,
+                        "version": old.version,
+                        "first_seen_at": old.first_seen_at,
+                        "last_seen_at": now,
+                        "changed_at": now,
+                    }
                 )
             elif old.content_hash != article["content_hash"]:
                 result.updated.append(url)
@@ -146,6 +157,7 @@ def write_batch(
                         "version": old.version + 1,
                         "first_seen_at": old.first_seen_at,
                         "last_seen_at": now,
+                        "changed_at": now,
                     }
                 )
                 versions.append(
@@ -163,7 +175,10 @@ def write_batch(
             stmt = _insert(conn, table)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["url"],
-                set_={k: stmt.excluded[k] for k in (*ARTICLE_FIELDS[1:], "version", "last_seen_at")},
+                set_={
+                    k: stmt.excluded[k]
+                    for k in (*ARTICLE_FIELDS[1:], "version", "last_seen_at", "changed_at")
+                },
             )
             conn.execute(stmt, upserts)
         if versions:
@@ -179,6 +194,7 @@ def write_batch(
             for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
         }
         result.links = _write_links(conn, by_url, ids)
+        result.authors = _write_authors(conn, by_url, ids, now)
     if aliases:
         result.aliases = _write_aliases(conn, aliases, now)
     if quotes:
@@ -222,6 +238,56 @@ def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: dat
         stmt = _insert(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
         return len(conn.execute(stmt.returning(aliases_table.c.id), rows).all())
     return 0
+
+
+def _write_authors(
+    conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int], now: datetime
+) -> int:
+    """Author boxes into `authors` (keyed by profile URL; name, bio and avatar updated when they
+    change) and the article's authors into `article_authors`, as last seen."""
+    profiles = {
+        p["profile_url"]: p for article in by_url.values() for p in article.get("author_profiles") or ()
+    }
+    pairs = [
+        (ids[url], p["profile_url"])
+        for url, article in by_url.items()
+        for p in article.get("author_profiles") or ()
+    ]
+    if not profiles:
+        return 0
+    table = authors_table
+    stmt = _insert(conn, table)
+    excluded = stmt.excluded
+    changed = or_(
+        *(
+            func.coalesce(table.c[name], "") != func.coalesce(excluded[name], "")
+            for name in ("name", "bio", "avatar_url")
+        )
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["profile_url"],
+        set_={
+            "name": excluded.name,
+            "bio": excluded.bio,
+            "avatar_url": excluded.avatar_url,
+            "updated_at": now,
+        },
+        where=changed,
+    )
+    rows = [{**p, "first_seen_at": now, "updated_at": now} for p in profiles.values()]
+    written = len(conn.execute(stmt.returning(table.c.id), rows).all())
+    author_ids = {
+        row.profile_url: row.id
+        for chunk in _chunks(list(profiles), 500)
+        for row in conn.execute(select(table.c.id, table.c.profile_url).where(table.c.profile_url.in_(chunk)))
+    }
+    link = article_authors_table
+    article_ids = list({article_id for article_id, _ in pairs})
+    for chunk in _chunks(article_ids, 500):
+        conn.execute(delete(link).where(link.c.article_id.in_(chunk)))
+    links = [{"article_id": a, "author_id": author_ids[p]} for a, p in dict.fromkeys(pairs)]
+    conn.execute(_insert(conn, link).on_conflict_do_nothing(), links)
+    return written
 
 
 def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int]) -> int:

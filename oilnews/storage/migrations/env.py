@@ -9,8 +9,14 @@ from sqlalchemy import Connection
 
 from oilnews.storage.engine import create_db_engine
 from oilnews.storage.models import Base
+from oilnews.storage.search import is_index_object
 
 target_metadata = Base.metadata
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """The full-text index is the database's own (triggers, a generated column), not a model."""
+    return not is_index_object(name)
 
 
 def _run(connection: Connection) -> None:
@@ -18,6 +24,7 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,162 @@
+"""Full-text search over the stored articles: SQLite FTS5 (bm25) or PostgreSQL tsvector (ts_rank).
+
+The index lives in the database and is kept by the database in the same transaction as the
+article writes: on SQLite an external-content FTS5 table maintained by triggers on `articles`,
+on PostgreSQL a generated `search_vector` column with a GIN index. A new, updated or versioned
+article is searchable the moment its batch commits, and migration 0004 builds the index for
+articles stored before it existed. Titles weigh more than bodies on both: a title hit ranks
+above a body hit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, literal_column, select, text
+from sqlalchemy.sql.elements import ColumnClause
+
+from oilnews.dates import json_value
+from oilnews.storage.models import articles_table
+from oilnews.storage.selection import Selection
+
+# Marks around the matched words in a snippet: plain text, fine on a terminal and in JSON.
+MARK_START, MARK_END = "[", "]"
+SNIPPET_WORDS = 24
+
+SQLITE_DDL = (
+    # porter: "prices" finds "price", as PostgreSQL's english configuration does.
+    "CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5("
+    "title, body, content='articles', content_rowid='id', tokenize='porter unicode61')",
+    "CREATE TRIGGER IF NOT EXISTS articles_fts_insert AFTER INSERT ON articles BEGIN "
+    "INSERT INTO articles_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN "
+    "INSERT INTO articles_fts(articles_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
+    "CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE OF title, body ON articles BEGIN "
+    "INSERT INTO articles_fts(articles_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
+    "INSERT INTO articles_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
+    "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')",
+)
+SQLITE_DROP = (
+    "DROP TRIGGER IF EXISTS articles_fts_insert",
+    "DROP TRIGGER IF EXISTS articles_fts_delete",
+    "DROP TRIGGER IF EXISTS articles_fts_update",
+    "DROP TABLE IF EXISTS articles_fts",
+)
+POSTGRES_DDL = (
+    "ALTER TABLE articles ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS ("
+    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
+    "setweight(to_tsvector('english', coalesce(body, '')), 'B')) STORED",
+    "CREATE INDEX IF NOT EXISTS ix_articles_search_vector ON articles USING gin (search_vector)",
+)
+POSTGRES_DROP = (
+    "DROP INDEX IF EXISTS ix_articles_search_vector",
+    "ALTER TABLE articles DROP COLUMN IF EXISTS search_vector",
+)
+# What the schema comparison must not mistake for drift: the index is not an ORM model.
+INDEX_OBJECTS = frozenset({"articles_fts", "search_vector", "ix_articles_search_vector"})
+INDEX_TABLE_PREFIX = "articles_fts"
+
+
+def create_index(conn: Connection) -> None:
+    for statement in SQLITE_DDL if conn.dialect.name == "sqlite" else POSTGRES_DDL:
+        conn.execute(text(statement))
+
+
+def drop_index(conn: Connection) -> None:
+    for statement in SQLITE_DROP if conn.dialect.name == "sqlite" else POSTGRES_DROP:
+        conn.execute(text(statement))
+
+
+def is_index_object(name: str | None) -> bool:
+    return bool(name) and (name in INDEX_OBJECTS or str(name).startswith(INDEX_TABLE_PREFIX))
+
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts5_query(query: str) -> str:
+    """A user's words as an FTS5 query that cannot be a syntax error: every word quoted,
+    all of them required (as PostgreSQL's websearch_to_tsquery does without operators)."""
+    words = _WORD.findall(query)
+    return " ".join(f'"{word}"' for word in words)
+
+
+@dataclass
+class Hit:
+    id: int
+    url: str
+    title: str
+    published_at: datetime | None
+    section: str | None
+    rank: float
+    snippet: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "published_at": json_value(self.published_at),
+            "section": self.section,
+            "rank": self.rank,
+            "snippet": self.snippet,
+        }
+
+
+def search(conn: Connection, query: str, selection: Selection, limit: int = 20) -> list[Hit]:
+    """The stored articles matching `query` (all its words), best first."""
+    a = articles_table
+    if not _WORD.search(query):
+        return []
+    columns = (a.c.id, a.c.url, a.c.title, a.c.published_at, a.c.section)
+    if conn.dialect.name == "sqlite":
+        fts: ColumnClause[Any] = literal_column("articles_fts")
+        rank: ColumnClause[Any] = literal_column(
+            "bm25(articles_fts, 10.0, 1.0)"
+        )  # title weighs ten bodies; lower is better
+        snippet: ColumnClause[Any] = literal_column(
+            f"snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '...', {SNIPPET_WORDS})"
+        )
+        statement = (
+            select(*columns, (-rank).label("rank"), snippet.label("snippet"))
+            .select_from(a.join(text("articles_fts"), literal_column("articles_fts.rowid") == a.c.id))
+            .where(fts.op("MATCH")(bindparam("match", fts5_query(query))), *selection.clauses(conn))
+            .order_by(rank)
+            .limit(limit)
+        )
+        return [_hit(row) for row in conn.execute(statement)]
+    config: ColumnClause[Any] = literal_column("'english'::regconfig")
+    tsquery = func.websearch_to_tsquery(config, bindparam("query", query))
+    vector: ColumnClause[Any] = literal_column("articles.search_vector")
+    ranked = (
+        select(*columns, func.ts_rank(vector, tsquery).label("rank"), a.c.body)
+        .where(vector.op("@@")(tsquery), *selection.clauses(conn))
+        .order_by(literal_column("rank").desc())
+        .limit(limit)
+        .subquery()
+    )
+    options = (
+        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=8, MaxFragments=2"
+    )
+    # The headline is worked out for the hits only, after the ranking and the limit.
+    headline = func.ts_headline(config, ranked.c.title + ". " + ranked.c.body, tsquery, options)
+    statement = select(
+        ranked.c.id,
+        ranked.c.url,
+        ranked.c.title,
+        ranked.c.published_at,
+        ranked.c.section,
+        ranked.c.rank,
+        headline,
+    ).order_by(ranked.c.rank.desc())
+    return [_hit(row) for row in conn.execute(statement)]
+
+
+def _hit(row: Any) -> Hit:
+    article_id, url, title, published_at, section, rank, snippet = row
+    return Hit(
+        article_id, url, title, published_at, section, float(rank), " ".join(str(snippet or "").split())
+    )

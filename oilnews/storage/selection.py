@@ -1,0 +1,64 @@
+"""Which stored articles a read command asks for: one place for the filters that `search`,
+`export` and the report share (published range, section, author, search words, changes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, exists, func, literal_column, or_, select, text
+
+from oilnews.storage.models import articles_table
+
+
+@dataclass(frozen=True)
+class Selection:
+    since: datetime | None = None  # published at or after (UTC)
+    until: datetime | None = None  # published before (UTC)
+    section: str | None = None  # the section or any below it: "Energy" takes "Energy/Crude-Oil"
+    author: str | None = None  # one of the article's authors, case-insensitive
+    query: str | None = None  # all of these words (full-text search)
+    changed_since: datetime | None = None  # new or changed content after this instant
+
+    def clauses(self, conn: Connection) -> list[Any]:
+        a = articles_table
+        clauses: list[Any] = []
+        if self.since is not None:
+            clauses.append(a.c.published_at >= self.since)
+        if self.until is not None:
+            clauses.append(a.c.published_at < self.until)
+        if self.section:
+            section = self.section.strip("/")
+            clauses.append(
+                or_(a.c.section == section, a.c.section.like(section.replace("%", r"\%") + "/%", escape="\\"))
+            )
+        if self.changed_since is not None:
+            clauses.append(a.c.changed_at > self.changed_since)
+        if self.author:
+            clauses.append(_has_author(conn, self.author))
+        if self.query:
+            clauses.append(_matches(conn, self.query))
+        return clauses
+
+
+def _has_author(conn: Connection, name: str) -> Any:
+    if conn.dialect.name == "sqlite":
+        element = func.json_each(articles_table.c.authors).table_valued("value")
+    else:
+        element = func.jsonb_array_elements_text(articles_table.c.authors).table_valued("value")
+    return exists(
+        select(literal_column("1")).select_from(element).where(func.lower(element.c.value) == name.lower())
+    )
+
+
+def _matches(conn: Connection, query: str) -> Any:
+    from oilnews.storage.search import fts5_query
+
+    if conn.dialect.name == "sqlite":
+        ids = text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match").bindparams(
+            bindparam("match", fts5_query(query))
+        )
+        return articles_table.c.id.in_(ids)
+    tsquery = func.websearch_to_tsquery(literal_column("'english'::regconfig"), bindparam("query", query))
+    return literal_column("articles.search_vector").op("@@")(tsquery)

@@ -1,0 +1,275 @@
+"""Getting the data out, on SQLite and PostgreSQL: export in every format read back, filters and
+the bookmark, full-text search, one article with its versions, authors and forum links."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oilnews.replica.pages import FORUM_THREADS, author_bio
+from oilnews.replica.server import ReplicaServer
+from tests.helpers import crawl, query, run_oilnews, runs
+
+N = 120
+EDITED = frozenset({5, 60})  # neither a twin (index % 50 == 21)
+
+
+def export(db: str, *args: str) -> Any:
+    result = run_oilnews("export", "--db", db, *args)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def jsonl(db: str, *args: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in export(db, *args).stdout.splitlines()]
+
+
+def stored_articles(db: str) -> list[Any]:
+    return query(db, "select id, url, title, authors, section, published_at, body from articles order by id")
+
+
+def authors_of(value: Any) -> list[str]:
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+@pytest.fixture
+def crawled(database_url: str, tmp_path: Path) -> tuple[str, ReplicaServer]:
+    site = ReplicaServer(N).start()
+    try:
+        result = crawl(site.url, database_url, tmp=tmp_path)
+        assert result.returncode == 0, result.stderr
+        yield database_url, site  # type: ignore[misc]
+    finally:
+        site.stop()
+
+
+def test_every_format_reads_back_as_the_rows(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    db, _site = crawled
+    rows = stored_articles(db)
+    expected = [(r.id, r.url, r.title, authors_of(r.authors)) for r in rows]
+
+    lines = jsonl(db)
+    assert [(r["id"], r["url"], r["title"], r["authors"]) for r in lines] == expected
+    assert all(datetime.fromisoformat(r["published_at"]).tzinfo is not None for r in lines)
+
+    csv_file = tmp_path / "articles.csv"
+    export(db, "--format", "csv", "--out", str(csv_file))
+    raw = csv_file.read_bytes()
+    assert raw.count(b"\r\n") >= len(rows) + 1  # RFC 4180 line ends (the header and each row)
+    table = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    assert [(int(r["id"]), r["url"], r["title"], r["authors"].split(" | ")) for r in table] == expected
+    assert table[0]["body"] == rows[0].body  # paragraphs (newlines) survive quoting
+
+    out = tmp_path / "articles.parquet"
+    export(db, "--format", "parquet", "--out", str(out))
+    parquet = pq.read_table(out)
+    assert str(parquet.schema.field("published_at").type) == "timestamp[us, tz=UTC]"
+    assert str(parquet.schema.field("authors").type) == "list<element: string>"
+    data = parquet.to_pylist()
+    assert [(r["id"], r["url"], r["title"], r["authors"]) for r in data] == expected
+    assert [r["published_at"] for r in data] == [datetime.fromisoformat(r["published_at"]) for r in lines]
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+def test_filters_give_exactly_their_subsets(crawled: tuple[str, ReplicaServer]) -> None:
+    db, _site = crawled
+    rows = stored_articles(db)
+
+    def published(r: Any) -> datetime:
+        value = r.published_at
+        return (datetime.fromisoformat(value) if isinstance(value, str) else value).replace(tzinfo=UTC)
+
+    middle = sorted(published(r) for r in rows)[len(rows) // 2]
+    since, until = middle.isoformat(), (middle + timedelta(hours=6)).isoformat()
+    window = {r.id for r in rows if middle <= published(r) < middle + timedelta(hours=6)}
+    assert 0 < len(window) < len(rows)
+    assert {r["id"] for r in jsonl(db, "--since", since, "--until", until, "--fields", "id")} == window
+
+    energy = {r.id for r in rows if r.section == "Energy" or (r.section or "").startswith("Energy/")}
+    assert 0 < len(energy) < len(rows)
+    assert {r["id"] for r in jsonl(db, "--section", "Energy", "--fields", "id")} == energy
+
+    author = authors_of(rows[0].authors)[0]
+    by_author = {r.id for r in rows if author in authors_of(r.authors)}
+    assert {r["id"] for r in jsonl(db, "--author", author.upper(), "--fields", "id")} == by_author
+
+    only = jsonl(db, "--fields", "url,title", "--section", "Energy")
+    assert all(list(r) == ["url", "title"] for r in only)
+    bad = run_oilnews("export", "--db", db, "--fields", "url,nonsense")
+    assert bad.returncode == 64 and "nonsense not in articles" in bad.stderr
+
+
+def test_bookmark_exports_only_what_is_new_or_changed(
+    crawled: tuple[str, ReplicaServer], tmp_path: Path
+) -> None:
+    db, site = crawled
+    bookmark = tmp_path / "bookmark.json"
+    first = jsonl(db, "--bookmark", str(bookmark), "--fields", "id,changed_at")
+    assert len(first) == N and bookmark.exists()
+    assert jsonl(db, "--bookmark", str(bookmark), "--fields", "id") == []  # nothing since
+
+    site.publish(N + 10, edited=EDITED)
+    result = crawl(site.url, db, "--full", tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    counts = runs(db, 1)[0].counts
+    assert (counts["articles_new"], counts["articles_updated"]) == (10, len(EDITED))
+
+    changed = jsonl(db, "--bookmark", str(bookmark), "--fields", "id,url")
+    new_urls = {site.url + site.state.catalogue.path(i) for i in range(N, N + 10)}
+    edited_urls = {site.url + site.state.catalogue.path(i) for i in EDITED}
+    assert {r["url"] for r in changed} == new_urls | edited_urls  # exactly: no unchanged row again
+    assert jsonl(db, "--bookmark", str(bookmark)) == []
+
+    # A failed export leaves neither a partial file nor a moved bookmark.
+    before = bookmark.read_text()
+    broken = run_oilnews("export", "--db", db, "--bookmark", str(bookmark), "--fields", "id,bogus")
+    assert broken.returncode == 64 and bookmark.read_text() == before
+
+
+def test_search_ranks_and_follows_edits(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+    db, site = crawled
+    cat = site.state.catalogue
+    target = cat.article(30)
+    words = " ".join(target.paragraphs[1].split()[:6])  # words of its body
+    hits = [
+        json.loads(line) for line in run_oilnews("search", words, "--db", db, "--json").stdout.splitlines()
+    ]
+    assert site.url + target.path in [h["url"] for h in hits]
+    assert all("[" in h["snippet"] and "]" in h["snippet"] for h in hits)
+
+    # An edited article is found by its new words and no longer by the ones the edit removed.
+    edited = cat.article(5)
+    removed = set(edited.paragraphs[-1].lower().replace(".", " ").replace(",", " ").split())
+    site.publish(N, edited=EDITED)
+    assert crawl(site.url, db, "--full", tmp=tmp_path).returncode == 0
+    revised = site.state.catalogue.article(5)
+    added = revised.paragraphs[-1]
+    gone = removed - set(" ".join(revised.paragraphs).lower().replace(".", " ").replace(",", " ").split())
+    assert gone
+
+    def urls(q: str) -> list[str]:
+        lines = run_oilnews("search", q, "--db", db, "--json", "--limit", "200").stdout.splitlines()
+        return [json.loads(line)["url"] for line in lines]
+
+    url = site.url + edited.path
+    assert url in urls(added)
+    assert url not in urls(" ".join(sorted(gone)))
+
+
+def test_a_title_hit_ranks_above_a_body_hit(database_url: str) -> None:
+    from oilnews.storage.database import Database
+    from oilnews.storage.search import search
+    from oilnews.storage.selection import Selection
+    from oilnews.storage.writer import write_batch
+
+    def row(url: str, title: str, body: str) -> dict[str, Any]:
+        return {
+            "url": url,
+            "title": title,
+            "authors": ["A. Writer"],
+            "body": body,
+            "content_hash": url,
+            "published_at": datetime(2025, 1, 1, tzinfo=UTC),
+            "keywords": [],
+            "summary": [],
+            "is_premium": False,
+            "links": [],
+        }
+
+    database = Database(database_url)
+    try:
+        database.transaction(
+            lambda conn: write_batch(
+                conn,
+                [
+                    row(
+                        "https://oilprice.com/a/Body.html",
+                        "Copper demand grows",
+                        "Miners say lithium output rose.",
+                    ),
+                    row(
+                        "https://oilprice.com/a/Title.html", "Lithium prices climb", "Miners say output rose."
+                    ),
+                    row("https://oilprice.com/a/None.html", "Copper again", "Nothing here."),
+                ],
+            )
+        )
+        hits = database.transaction(lambda conn: search(conn, "lithium", Selection()))
+    finally:
+        database.close()
+    assert [h.url for h in hits] == ["https://oilprice.com/a/Title.html", "https://oilprice.com/a/Body.html"]
+    assert hits[0].rank > hits[1].rank
+
+
+def test_show_one_article_with_aliases_links_and_versions(
+    crawled: tuple[str, ReplicaServer], tmp_path: Path
+) -> None:
+    db, site = crawled
+    cat = site.state.catalogue
+    url = site.url + cat.path(5)
+    site.publish(N, edited=EDITED)
+    assert crawl(site.url, db, "--full", tmp=tmp_path).returncode == 0
+
+    shown = run_oilnews("show", url, "--db", db, "--versions", "--json")
+    assert shown.returncode == 0, shown.stderr
+    view = json.loads(shown.stdout)
+    assert view["url"] == url and view["version"] == 2
+    assert set(view["links"]) >= {"related", "popular", "most_commented"}
+    (old,) = view["versions"]
+    assert old["version"] == 1 and "body" in old["changes"]
+    assert any(line.startswith("+Update: this story was revised") for line in old["changes"]["body"]["diff"])
+
+    text = run_oilnews("show", str(view["id"]), "--db", db, "--versions", "--links").stdout
+    assert text.splitlines()[1] == url and "version 1 (seen until" in text and "related " in text
+
+    twin = query(db, "select a.url, al.url from article_aliases al join articles a on a.id = al.article_id")
+    assert twin, "the replica serves content twins"
+    by_alias = json.loads(run_oilnews("show", twin[0][1], "--db", db, "--json").stdout)
+    assert by_alias["url"] == twin[0][0] and twin[0][1] in by_alias["aliases"]
+
+    missing = run_oilnews("show", site.url + "/Energy/Coal/Nope.html", "--db", db)
+    assert missing.returncode == 64 and "no stored article" in missing.stderr
+
+
+def test_authors_and_forum_links(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+    db, site = crawled
+    cat = site.state.catalogue
+    names = {cat.article(i).author for i in range(N)}
+    authors = {r["name"]: r for r in jsonl(db, "--table", "authors")}
+    assert set(authors) == names
+    for name, record in authors.items():
+        assert record["profile_url"] == f"{site.url}/contributors/{name.replace(' ', '-')}"
+        assert record["bio"] == author_bio(name)
+    assert sum(r["articles"] for r in authors.values()) == N  # every article linked to its author
+
+    premium = sum(1 for i in range(N) if cat.article(i).premium)
+    forum = query(db, "select count(*) from article_links where kind = 'forum'")[0][0]
+    assert premium > 0 and forum == premium * len(FORUM_THREADS)
+    skipped = runs(db, 1)[0].stats.get("oilnews/skipped_urls") or []
+    assert not [s for s in skipped if "community.oilprice.com/topic/1278" in s["url"]]  # never requested
+
+    # A bio that changed on the site is updated; one that did not keeps its row untouched.
+    name = sorted(names)[0]
+    query_update = "update authors set bio = 'an old bio' where name = :n"
+    from sqlalchemy import text
+
+    from oilnews.storage.engine import create_db_engine
+
+    engine = create_db_engine(db)
+    with engine.begin() as conn:
+        conn.execute(text(query_update), {"n": name})
+    engine.dispose()
+    before = {r["name"]: r["updated_at"] for r in jsonl(db, "--table", "authors")}
+    assert crawl(site.url, db, "--full", tmp=tmp_path).returncode == 0
+    after = {r["name"]: r for r in jsonl(db, "--table", "authors")}
+    assert after[name]["bio"] == author_bio(name) and after[name]["updated_at"] > before[name]
+    other = sorted(names)[1]
+    assert after[other]["updated_at"] == before[other]
