@@ -1,4 +1,4 @@
-"""`oilnews` command line: crawl, parse, replica serve, runs, export, search, show, db upgrade, schedule.
+"""`oilnews` command line: crawl, parse, replica serve, runs, export, search, show, report, db upgrade, schedule.
 
 Every mistake ends in one line on stderr saying what is wrong and what to do, and the exit code
 of oilnews.errors.ExitCode (the table in README.md); never a traceback unless asked for
@@ -337,6 +337,30 @@ def cmd_show(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from oilnews.report import collect, render
+    from oilnews.storage.database import open_for_reading
+
+    if args.days < 1:
+        raise UsageError(f"--days {args.days}: at least 1")
+    settings = _settings(args)
+    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
+    try:
+        data = database.transaction(lambda conn: collect(conn, args.days))
+    finally:
+        database.close()
+    page = render(data)
+    out = Path(args.out)
+    temporary = out.with_name(f".{out.name}.partial")
+    temporary.write_text(page, encoding="utf-8")
+    temporary.replace(out)  # a reader never sees half a page
+    print(
+        f"oilnews: report of the last {args.days} days written to {out} ({len(page) // 1024} KiB)",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from oilnews.storage.database import Database
 
@@ -489,6 +513,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--links", action="store_true", help="every link, not only the counts by kind")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
+
+    report = sub.add_parser("report", help="one self-contained HTML page: articles, runs, prices")
+    add_db(report)
+    report.add_argument("--out", default="report.html", help="where to write it (default: report.html)")
+    report.add_argument("--days", type=int, default=30, help="how far back the charts go (default: 30)")
+    report.set_defaults(func=cmd_report)
 
     schedule = sub.add_parser("schedule", help="schedule a crawl on scrapyd unless one is pending or running")
     schedule.add_argument("--url", help="scrapyd URL (default: $SCRAPYD_URL or http://127.0.0.1:6800)")

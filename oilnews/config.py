@@ -42,6 +42,7 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "OILNEWS_RENDER_MAX_PAGES": (1, 256),
     "OILNEWS_RENDER_TIMEOUT_MS": (1, None),
     "OILNEWS_REDIS_IDLE_GRACE": (1, None),
+    "OILNEWS_ALERT_TIMEOUT": (0.1, 300),
     "CONCURRENT_REQUESTS": (1, 10_000),
     "CONCURRENT_REQUESTS_PER_DOMAIN": (1, 10_000),
     "CONCURRENT_ITEMS": (1, 10_000),

@@ -19,6 +19,7 @@ from oilnews.distributed import worker_name
 from oilnews.errors import DatabaseUnusable
 from oilnews.health import HealthMonitor, evaluate
 from oilnews.logs import first_line, mask_secrets
+from oilnews.monitoring import Alerter
 from oilnews.stats import key
 from oilnews.storage.database import Database
 from oilnews.storage.models import utcnow
@@ -83,6 +84,9 @@ class CrawlRunRecorder:
     async def spider_closed(self, spider: Any, reason: str) -> None:
         if self.run_id is None:
             return
+        alerter = self.crawler.get_extension(Alerter)
+        if alerter is not None:
+            await alerter.finished.wait()  # bounded by OILNEWS_ALERT_TIMEOUT per channel
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
         monitor = self.crawler.get_extension(HealthMonitor)

@@ -81,7 +81,9 @@ EXTENSIONS = {
     "oilnews.storage.database.Database": 0,  # the database service the components share
     "oilnews.known.KnownIndex": 10,  # what is stored already (incremental crawling)
     "oilnews.health.HealthMonitor": 50,  # before the recorder: its verdict is recorded
+    "oilnews.monitoring.Alerter": 60,  # before the recorder: what it delivered is recorded
     "oilnews.extensions.CrawlRunRecorder": 100,
+    "oilnews.monitoring.MetricsFile": 110,
     "oilnews.extensions.ProgressReporter": 200,
     "oilnews.distributed.RedisWorkerCoordinator": 300,
 }
@@ -114,6 +116,14 @@ OILNEWS_DEDUPE_ACROSS_RUNS = True
 
 # --- oilnews: reporting ---------------------------------------------------------------------
 OILNEWS_PROGRESS_INTERVAL = 0.0  # seconds between progress lines on stderr; 0 = off
+
+# --- oilnews: being told (oilnews.monitoring); off unless set, from the environment ----------
+OILNEWS_ALERT_WEBHOOK = os.environ.get("OILNEWS_ALERT_WEBHOOK", "")  # JSON POST, Slack-compatible `text`
+OILNEWS_ALERT_EMAIL_TO = os.environ.get(
+    "OILNEWS_ALERT_EMAIL_TO", ""
+)  # comma-separated; SMTP from OILNEWS_SMTP_*
+OILNEWS_ALERT_TIMEOUT = 10.0  # seconds one delivery may take: an alert never holds up the exit for long
+OILNEWS_METRICS_FILE = os.environ.get("OILNEWS_METRICS_FILE", "")  # Prometheus textfile, after every run
 
 # --- oilnews: health checks (evaluated at the end of every run) -----------------------------
 OILNEWS_RECORD_RUNS = True

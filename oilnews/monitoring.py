@@ -1,0 +1,282 @@
+"""Being told: alerts when a run fails (and once when the next one is healthy again), and a
+Prometheus metrics file after every run.
+
+Both are Scrapy extensions that act when the spider closes, after the health verdict and the
+`crawl_runs` record exist. Neither can fail a crawl: an alert that cannot be delivered is
+logged and counted (`oilnews/alerts/failed`), and every delivery is bounded by
+OILNEWS_ALERT_TIMEOUT seconds, run off the reactor thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import smtplib
+import socket
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from sqlalchemy import func, select
+
+from oilnews.health import HEALTH_FAILURES_KEY, HEALTH_OK_KEY
+from oilnews.logs import first_line, mask_secrets
+from oilnews.stats import key
+from oilnews.storage.database import Database
+from oilnews.storage.models import articles_table, runs_table
+from oilnews.summary import run_counts
+
+logger = logging.getLogger(__name__)
+
+ALERT_FAILED_KEY = key("alerts", "failed")
+ALERT_SENT_KEY = key("alerts", "sent")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a finished run went, as the alert and the metrics tell it."""
+
+    healthy: bool
+    failures: list[str]
+    finish_reason: str
+    counts: dict[str, Any]
+    run_id: Any
+    site: str
+
+
+def verdict(crawler: Crawler, reason: str) -> Verdict:
+    assert crawler.stats is not None
+    stats = crawler.stats.get_stats()
+    ok = bool(stats.get(HEALTH_OK_KEY, True)) and reason == "finished"
+    failures = list(stats.get(HEALTH_FAILURES_KEY) or [])
+    if reason != "finished" and not failures:
+        failures = [f"finish reason {reason!r}"]
+    return Verdict(
+        ok,
+        failures,
+        reason,
+        run_counts(stats),
+        stats.get(key("run_id")),
+        crawler.settings.get("OILNEWS_SITE_URL"),
+    )
+
+
+def _previous_run_failed(database: Database, run_id: Any) -> bool:
+    """Whether the run before this one was unhealthy or failed (then a healthy run is news)."""
+    r = runs_table
+
+    def read(conn: Any) -> Any:
+        query = select(r.c.status).where(r.c.status != "running").order_by(r.c.id.desc()).limit(1)
+        if run_id is not None:
+            query = query.where(r.c.id < run_id)
+        return conn.execute(query).scalar()
+
+    status = database.transaction(read)
+    return status is not None and status != "finished"
+
+
+def message(v: Verdict, log_place: str) -> str:
+    c = v.counts
+    figures = (
+        f"articles new {c.get('articles_new', 0)}, updated {c.get('articles_updated', 0)}, "
+        f"dropped {c.get('dropped', 0)}, errors {c.get('errors', 0)}, pages {c.get('responses', 0)}"
+    )
+    head = f"oilnews run {v.run_id if v.run_id is not None else '-'} on {v.site}"
+    if v.healthy:
+        return mask_secrets(f"{head}: healthy again ({figures}). Log: {log_place}")
+    return mask_secrets(
+        f"{head} FAILED: {'; '.join(v.failures) or v.finish_reason} ({figures}). Log: {log_place}"
+    )
+
+
+class Alerter:
+    """Sends a message to OILNEWS_ALERT_WEBHOOK (Slack-compatible JSON) and/or by e-mail to
+    OILNEWS_ALERT_EMAIL_TO when a run fails, and once when the next run is healthy again."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.webhook = settings.get("OILNEWS_ALERT_WEBHOOK") or ""
+        self.email_to = [
+            a.strip() for a in str(settings.get("OILNEWS_ALERT_EMAIL_TO") or "").split(",") if a.strip()
+        ]
+        self.timeout = settings.getfloat("OILNEWS_ALERT_TIMEOUT")
+        # Set when this run's alerts are out (or given up): the run recorder waits for it, so
+        # what was delivered is in crawl_runs.stats.
+        self.finished = asyncio.Event()
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Alerter:
+        settings = crawler.settings
+        if not settings.get("OILNEWS_ALERT_WEBHOOK") and not settings.get("OILNEWS_ALERT_EMAIL_TO"):
+            raise NotConfigured
+        return cls(crawler)
+
+    def _log_place(self) -> str:
+        settings = self.crawler.settings
+        return str(settings.get("LOG_FILE") or os.environ.get("OILNEWS_LOG_DIR") or "the crawl's stderr")
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        try:
+            await self._alert(reason)
+        finally:
+            self.finished.set()
+
+    async def _alert(self, reason: str) -> None:
+        v = verdict(self.crawler, reason)
+        if v.healthy:
+            try:
+                recovered = await asyncio.to_thread(_previous_run_failed, Database.of(self.crawler), v.run_id)
+            except Exception as error:  # no database, no history: no recovery message to send
+                logger.info("alerts: could not read the previous run (%s)", first_line(error))
+                return
+            if not recovered:
+                return
+        text = message(v, self._log_place())
+        for channel, send in (("webhook", self._webhook), ("email", self._email)):
+            if (channel == "webhook" and not self.webhook) or (channel == "email" and not self.email_to):
+                continue
+            try:
+                await asyncio.wait_for(asyncio.to_thread(send, text, v), timeout=self.timeout + 1)
+                self.crawler.stats.inc_value(ALERT_SENT_KEY)
+            except Exception as error:
+                # An undelivered alert must not become a failed crawl; it is said and counted.
+                logger.error(
+                    "alert by %s not delivered: %s", channel, first_line(error) or type(error).__name__
+                )
+                self.crawler.stats.inc_value(f"{ALERT_FAILED_KEY}/{channel}")
+
+    def _webhook(self, text: str, v: Verdict) -> None:
+        payload = {
+            "text": text,
+            "healthy": v.healthy,
+            "run_id": v.run_id,
+            "failures": v.failures,
+            "counts": v.counts,
+        }
+        request = urllib.request.Request(
+            self.webhook,
+            data=json.dumps(payload).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            response.read()
+
+    def _email(self, text: str, v: Verdict) -> None:
+        host = os.environ.get("OILNEWS_SMTP_HOST", "localhost")
+        port = int(os.environ.get("OILNEWS_SMTP_PORT", "25"))
+        user, password = os.environ.get("OILNEWS_SMTP_USER"), os.environ.get("OILNEWS_SMTP_PASSWORD")
+        mail = EmailMessage()
+        mail["Subject"] = (
+            "oilnews: healthy again" if v.healthy else "oilnews: crawl FAILED"
+        ) + f" ({v.site})"
+        mail["From"] = os.environ.get("OILNEWS_ALERT_EMAIL_FROM", f"oilnews@{socket.getfqdn()}")
+        mail["To"] = ", ".join(self.email_to)
+        mail.set_content(text + "\n")
+        with smtplib.SMTP(host, port, timeout=self.timeout) as smtp:
+            if os.environ.get("OILNEWS_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"):
+                smtp.starttls()
+            if user:
+                smtp.login(user, password or "")
+            smtp.send_message(mail)
+
+
+class MetricsFile:
+    """After every run, OILNEWS_METRICS_FILE gets the run's figures in Prometheus' text format
+    (for node_exporter's textfile collector), written atomically by prometheus_client."""
+
+    def __init__(self, crawler: Crawler, path: str) -> None:
+        self.crawler = crawler
+        self.path = path
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MetricsFile:
+        path = crawler.settings.get("OILNEWS_METRICS_FILE")
+        if not path:
+            raise NotConfigured
+        return cls(crawler, str(path))
+
+    def _newest_article_age(self) -> float | None:
+        def read(conn: Any) -> Any:
+            return conn.execute(select(func.max(articles_table.c.published_at))).scalar()
+
+        newest = Database.of(self.crawler).transaction(read)
+        if newest is None:
+            return None
+        newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        return float((datetime.now(UTC) - newest).total_seconds())
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats.get_stats()
+        v = verdict(self.crawler, reason)
+        registry = CollectorRegistry()
+
+        def gauge(name: str, doc: str, value: float | None) -> None:
+            if value is not None:
+                Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
+
+        start, end = stats.get("start_time"), stats.get("finish_time") or datetime.now(UTC)
+        gauge(
+            "last_run_start_timestamp_seconds",
+            "When the last crawl run started.",
+            start.timestamp() if start else None,
+        )
+        gauge(
+            "last_run_end_timestamp_seconds",
+            "When the last crawl run ended.",
+            end.timestamp() if end else None,
+        )
+        gauge(
+            "last_run_duration_seconds",
+            "How long the last crawl run took.",
+            (end - start).total_seconds() if start and end else None,
+        )
+        c = v.counts
+        gauge(
+            "last_run_articles_new",
+            "Articles stored for the first time by the last run.",
+            c.get("articles_new", 0),
+        )
+        gauge(
+            "last_run_articles_updated",
+            "Stored articles whose content changed in the last run.",
+            c.get("articles_updated", 0),
+        )
+        gauge(
+            "last_run_articles_dropped",
+            "Articles dropped by validation in the last run.",
+            c.get("dropped", 0),
+        )
+        gauge(
+            "last_run_errors",
+            "Server errors, timeouts, connection and parse errors in the last run.",
+            c.get("errors", 0),
+        )
+        gauge("last_run_quotes", "Price quotes stored by the last run.", c.get("quotes", 0))
+        gauge(
+            "last_run_healthy", "1 when the last run passed its health checks, else 0.", 1 if v.healthy else 0
+        )
+        try:
+            age = await asyncio.to_thread(self._newest_article_age)
+        except Exception as error:  # the database may be what failed: the other figures still count
+            logger.warning("metrics: newest article age unknown: %s", first_line(error))
+            age = None
+        gauge("newest_article_age_seconds", "Age of the newest stored article (by publication time).", age)
+        try:
+            await asyncio.to_thread(write_to_textfile, self.path, registry)
+        except OSError as error:
+            logger.error("metrics file %s not written: %s", self.path, first_line(error))
+            self.crawler.stats.inc_value(key("metrics", "write_failed"))

@@ -1,0 +1,221 @@
+"""See it and be told: the HTML report in a real Chromium, alerts to a real HTTP and SMTP server
+on loopback, the metrics file parsed with prometheus_client's parser."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from oilnews.replica.server import ReplicaServer
+from tests.helpers import IN_CI, crawl, run_oilnews, unavailable
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    if path is None:
+        unavailable("Chromium is not installed (apt-get install chromium)")
+    return str(path)
+
+
+@pytest.mark.browser
+def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from oilnews.report import CHART_IDS
+
+    with ReplicaServer(150) as site:
+        assert crawl(site.url, sqlite_url, tmp=tmp_path).returncode == 0
+        site.state.broken_articles = True  # a second, unhealthy run: marked on the runs chart
+        assert crawl(site.url, sqlite_url, "--full", tmp=tmp_path).returncode == 1
+    out = tmp_path / "report.html"
+    result = run_oilnews("report", "--db", sqlite_url, "--out", str(out), "--days", "100000")
+    assert result.returncode == 0, result.stderr
+    page_html = out.read_text(encoding="utf-8")
+    assert "<script" not in page_html and "<link" not in page_html and "@import" not in page_html
+    # Nothing to fetch: no image or font source, no url() but the SVGs' own #clip-path references.
+    assert " src=" not in page_html and not re.search(r"url\((?!#)", page_html)
+
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium(),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("request", lambda request: requests.append(request.url))
+            page.goto(out.as_uri())
+            page.wait_for_load_state("load")
+            drawn = page.evaluate(
+                """ids => ids.map(id => {
+                    const svg = document.querySelector('#' + id + ' svg');
+                    if (!svg) return [id, 0, 0];
+                    const box = svg.getBoundingClientRect();
+                    return [id, svg.querySelectorAll('path').length, box.width * box.height];
+                })""",
+                list(CHART_IDS),
+            )
+            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+            marks = page.locator("text=health check failed").count() + page.locator("li.bad").count()
+        finally:
+            browser.close()
+    assert requests == [out.as_uri()], f"the page made network requests: {requests[1:]}"
+    for chart_id, paths, area in drawn:
+        assert paths > 20 and area > 50_000, f"chart {chart_id} not drawn ({paths} paths, {area:.0f} px²)"
+    assert marks >= 1  # the unhealthy run is listed with its reason
+    assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_report_of_an_empty_database_is_a_page(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert run_oilnews("db", "upgrade", "--db", db).returncode == 0
+    out = tmp_path / "empty.html"
+    result = run_oilnews("report", "--db", db, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "No article stored yet" in text and "No crawl run in the last 30 days" in text
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    _Hook.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Hook.received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, list[Any]]]:
+    try:
+        from aiosmtpd.controller import Controller
+    except ImportError:
+        if IN_CI:
+            raise
+        pytest.skip("aiosmtpd is not installed (pip install '.[dev]')")
+
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:  # a free port: the controller checks it can connect to it
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, received
+    finally:
+        controller.stop()
+
+
+def test_alerts_for_a_failed_run_and_once_for_the_recovery(
+    webhook: tuple[str, list[dict[str, Any]]], smtp: tuple[int, list[Any]], sqlite_url: str, tmp_path: Path
+) -> None:
+    hook_url, posts = webhook
+    port, mails = smtp
+    env = {
+        "OILNEWS_ALERT_WEBHOOK": hook_url,
+        "OILNEWS_ALERT_EMAIL_TO": "ops@example.org",
+        "OILNEWS_SMTP_HOST": "127.0.0.1",
+        "OILNEWS_SMTP_PORT": str(port),
+    }
+    metrics = tmp_path / "oilnews.prom"
+    env["OILNEWS_METRICS_FILE"] = str(metrics)
+    with ReplicaServer(60) as site:
+        assert crawl(site.url, sqlite_url, tmp=tmp_path, **env).returncode == 0
+        assert posts == [] and mails == []  # healthy after nothing: no news
+        site.state.broken_articles = True
+        assert crawl(site.url, sqlite_url, "--full", tmp=tmp_path, **env).returncode == 1
+        site.state.broken_articles = False
+        assert crawl(site.url, sqlite_url, "--full", tmp=tmp_path, **env).returncode == 0
+        assert crawl(site.url, sqlite_url, tmp=tmp_path, **env).returncode == 0  # healthy again: silent
+
+    assert [p["healthy"] for p in posts] == [False, True]
+    failed, recovered = posts
+    assert (
+        failed["text"].startswith("oilnews run 2 on http://") and "FAILED: body missing in" in failed["text"]
+    )
+    assert "articles new 0" in failed["text"] and "Log: " in failed["text"]
+    assert recovered["text"].startswith("oilnews run 3 on ") and "healthy again" in recovered["text"]
+    assert len(mails) == 2
+    subjects = [m.content.decode().split("Subject: ", 1)[1].splitlines()[0] for m in mails]
+    assert subjects[0].startswith("oilnews: crawl FAILED") and subjects[1].startswith(
+        "oilnews: healthy again"
+    )
+    assert mails[0].rcpt_tos == ["ops@example.org"]
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = {f.name: f.samples[0].value for f in text_string_to_metric_families(metrics.read_text())}
+    assert families["oilnews_last_run_healthy"] == 1
+    assert families["oilnews_last_run_articles_new"] == 0
+    assert (
+        families["oilnews_last_run_end_timestamp_seconds"]
+        >= families["oilnews_last_run_start_timestamp_seconds"]
+    )
+    assert families["oilnews_newest_article_age_seconds"] > 0
+    assert {"oilnews_last_run_errors", "oilnews_last_run_quotes", "oilnews_last_run_duration_seconds"} <= set(
+        families
+    )
+
+
+def test_an_undeliverable_alert_is_counted_and_bounded(sqlite_url: str, tmp_path: Path) -> None:
+    import socket
+
+    # A server that accepts the connection and never answers: the alert times out.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    try:
+        env = {
+            "OILNEWS_ALERT_WEBHOOK": f"http://127.0.0.1:{silent.getsockname()[1]}/hook",
+        }
+        with ReplicaServer(40) as site:
+            site.state.broken_articles = True
+            started = time.monotonic()
+            result = crawl(site.url, sqlite_url, "-s", "OILNEWS_ALERT_TIMEOUT=2", tmp=tmp_path, **env)
+            took = time.monotonic() - started
+    finally:
+        silent.close()
+    assert result.returncode == 1  # the health check's verdict, not the alert's
+    from tests.helpers import runs
+
+    stats = runs(sqlite_url, 1)[0].stats
+    assert stats.get("oilnews/alerts/failed/webhook") == 1
+    assert took < 30
