@@ -15,6 +15,9 @@ import time
 import traceback
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -69,6 +72,19 @@ def _settings(args: argparse.Namespace) -> Any:
         name, value = parse_assignment(pair)
         settings.set(name, value, priority="cmdline")
     return settings
+
+
+@contextmanager
+def _reading(args: argparse.Namespace) -> Iterator[Any]:
+    """The database of a read command (runs, export, search, show, report, status): it must
+    exist and be at the current schema; nothing is created or migrated."""
+    from oilnews.storage.database import open_for_reading
+
+    database = open_for_reading(_settings(args).get("OILNEWS_DATABASE_URL"))
+    try:
+        yield database
+    finally:
+        database.close()
 
 
 def _reachable(site_url: str, timeout: float = 15) -> str | None:
@@ -213,17 +229,12 @@ def cmd_replica(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from oilnews.storage.database import open_for_reading
     from oilnews.storage.runs import recent_runs
     from oilnews.summary import RUNS_HEADER, run_views, runs_line
 
-    settings = _settings(args)
-    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
-    try:
+    with _reading(args) as database:
         # A distributed run is one row per worker: read enough rows for `limit` runs of them.
         rows = database.transaction(lambda conn: recent_runs(conn, args.limit * 16))
-    finally:
-        database.close()
     views = run_views(rows, by_worker=args.workers)[: args.limit]
     if args.json:
         for view in views:
@@ -266,27 +277,22 @@ def _selection(args: argparse.Namespace) -> Any:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from oilnews.export import TABLES, export
-    from oilnews.storage.database import open_for_reading
 
     if args.table not in TABLES:
         raise UsageError(f"--table {args.table!r}: one of {', '.join(TABLES)}")
     selection = _selection(args)
     fields = tuple(f.strip() for f in args.fields.split(",") if f.strip()) if args.fields else None
-    settings = _settings(args)
-    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
-    try:
-        with database.engine.connect() as conn:
-            result = export(
-                conn,
-                args.table,
-                args.format,
-                Path(args.out) if args.out else None,
-                selection,
-                fields=fields,
-                bookmark=Path(args.bookmark) if args.bookmark else None,
-            )
-    finally:
-        database.close()
+    # One connection, not a retried transaction: the export streams from a server-side cursor.
+    with _reading(args) as database, database.engine.connect() as conn:
+        result = export(
+            conn,
+            args.table,
+            args.format,
+            Path(args.out) if args.out else None,
+            selection,
+            fields=fields,
+            bookmark=Path(args.bookmark) if args.bookmark else None,
+        )
     if args.out:
         print(
             f"oilnews: exported {result.rows} {args.table} rows to {args.out} in {result.seconds:.1f}s",
@@ -296,17 +302,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from oilnews.storage.database import open_for_reading
     from oilnews.storage.search import search
 
     selection = _selection(args)
     words, selection = selection.query, type(selection)(**{**selection.__dict__, "query": None})
-    settings = _settings(args)
-    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
-    try:
+    with _reading(args) as database:
         hits = database.transaction(lambda conn: search(conn, words or "", selection, args.limit))
-    finally:
-        database.close()
     for hit in hits:
         if args.json:
             print(json.dumps(hit.to_json(), ensure_ascii=False))
@@ -320,14 +321,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from oilnews.show import article_view, render_text
-    from oilnews.storage.database import open_for_reading
 
-    settings = _settings(args)
-    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
-    try:
+    with _reading(args) as database:
         view = database.transaction(lambda conn: article_view(conn, args.article, versions=args.versions))
-    finally:
-        database.close()
     if view is None:
         raise UsageError(f"no stored article {args.article!r} (give its URL, an alias URL or its id)")
     if args.json:
@@ -339,16 +335,11 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from oilnews.report import collect, render
-    from oilnews.storage.database import open_for_reading
 
     if args.days < 1:
         raise UsageError(f"--days {args.days}: at least 1")
-    settings = _settings(args)
-    database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))
-    try:
+    with _reading(args) as database:
         data = database.transaction(lambda conn: collect(conn, args.days))
-    finally:
-        database.close()
     page = render(data)
     out = Path(args.out)
     temporary = out.with_name(f".{out.name}.partial")
@@ -358,6 +349,45 @@ def cmd_report(args: argparse.Namespace) -> int:
         f"oilnews: report of the last {args.days} days written to {out} ({len(page) // 1024} KiB)",
         file=sys.stderr,
     )
+    return ExitCode.OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sqlalchemy import func, select
+
+    from oilnews.storage.backfill import progress
+    from oilnews.storage.models import articles_table
+
+    def read(conn: Any) -> tuple[Any, int]:
+        state = progress(conn)
+        query = select(func.count()).select_from(articles_table)
+        if state.since is not None:
+            first = datetime(state.since[0], state.since[1], 1, tzinfo=UTC)
+            query = query.where(articles_table.c.published_at >= first)
+        return state, int(conn.execute(query).scalar() or 0)
+
+    with _reading(args) as database:
+        state, stored = database.transaction(read)
+    eta = state.eta_seconds
+    record = {
+        "backfill_since": f"{state.since[0]:04d}-{state.since[1]:02d}" if state.since else None,
+        "months_wanted": state.wanted,
+        "months_done": state.done,
+        "articles_stored": stored,
+        "articles_listed": state.articles_listed,
+        "seconds_spent": round(state.seconds, 1),
+        "eta_seconds": None if eta is None else round(eta, 1),
+    }
+    if args.json:
+        print(json.dumps(record))
+    elif state.since is None:
+        print("no backfill yet: oilnews crawl --backfill-since YYYY-MM starts one")
+    else:
+        left = "unknown until a month is complete" if eta is None else f"about {eta / 3600:.1f} h of crawling"
+        print(
+            f"backfill since {record['backfill_since']}: {state.done} of {state.wanted} months complete, "
+            f"{stored} articles stored since then; {state.seconds / 60:.1f} min spent so far, {left} left"
+        )
     return ExitCode.OK
 
 
@@ -428,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_db(crawl)
     crawl.add_argument("--max-pages", type=int, help="listing pages per section (0: all)")
     crawl.add_argument("--since", help="YYYY-MM[-DD]: stop at older listings; walk sitemaps from then")
+    crawl.add_argument(
+        "--backfill-since",
+        help="YYYY-MM: after the fresh news, spend up to OILNEWS_BACKFILL_BUDGET_MINUTES on the archive from then",
+    )
     crawl.add_argument("--max-hops", type=int, help="sidebar/related link hops to follow")
     crawl.add_argument("--sections", help="comma-separated section paths, e.g. Energy/Crude-Oil")
     crawl.add_argument("--full", action="store_true", help="download everything again, ignore what is stored")
@@ -513,6 +547,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--links", action="store_true", help="every link, not only the counts by kind")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
+
+    status = sub.add_parser("status", help="how far the sliced backfill of the archive has come")
+    add_db(status)
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(func=cmd_status)
 
     report = sub.add_parser("report", help="one self-contained HTML page: articles, runs, prices")
     add_db(report)

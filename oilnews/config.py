@@ -27,6 +27,7 @@ SPIDER_ARGUMENTS: dict[str, str] = {
     "max_pages": "OILNEWS_MAX_PAGES",
     "max_hops": "OILNEWS_MAX_HOPS",
     "since": "OILNEWS_SINCE",
+    "backfill_since": "OILNEWS_BACKFILL_SINCE",
     "rss": "OILNEWS_USE_RSS",
     "full": "OILNEWS_FULL",
 }
@@ -132,6 +133,7 @@ def _sections(value: Any) -> str | None:
 FORMATS: dict[str, Callable[[Any], str | None]] = {
     "OILNEWS_SITE_URL": _site_url,
     "OILNEWS_SINCE": _since,
+    "OILNEWS_BACKFILL_SINCE": _since,
     "OILNEWS_POLITE": _choice(POLITE_CHOICES),
     "OILNEWS_REDIS_URL": _redis_url,
     "OILNEWS_CHART_PATH": _path,

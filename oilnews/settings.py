@@ -79,7 +79,8 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "oilnews.storage.database.Database": 0,  # the database service the components share
-    "oilnews.known.KnownIndex": 10,  # what is stored already (incremental crawling)
+    "oilnews.known.KnownIndex": 10,
+    "oilnews.backfill.Backfill": 20,  # off unless OILNEWS_BACKFILL_SINCE  # what is stored already (incremental crawling)
     "oilnews.health.HealthMonitor": 50,  # before the recorder: its verdict is recorded
     "oilnews.monitoring.Alerter": 60,  # before the recorder: what it delivered is recorded
     "oilnews.extensions.CrawlRunRecorder": 100,
@@ -140,6 +141,10 @@ OILNEWS_REFRESH_WINDOW_HOURS = 48.0  # stored articles younger than this are fet
 OILNEWS_MAX_VERSIONS_PER_DAY = 12
 OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits via lastmod)
 OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed
+
+# --- oilnews: the whole archive in slices (oilnews.backfill); off unless a month is given ----
+OILNEWS_BACKFILL_SINCE = ""  # "2011-01": every run also works on the archive from this month
+OILNEWS_BACKFILL_BUDGET_MINUTES = 20.0  # ... for at most this long, after the fresh news
 
 # --- oilnews: distributed mode (scrapy-redis); off unless OILNEWS_REDIS_URL is set -----------
 OILNEWS_REDIS_URL = os.environ.get("OILNEWS_REDIS_URL", "")

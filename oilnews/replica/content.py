@@ -232,6 +232,7 @@ class Catalogue:
     edited: frozenset[int] = frozenset()
     edited_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
     epoch: datetime = DEFAULT_EPOCH
+    step: timedelta = STEP  # between two articles' publication (a long step spreads them over months)
     sections: tuple[str, ...] = DEFAULT_SECTIONS
     seed: int = 0
     # Browser-only pages (0: none): article i is built by script when i % js_every == 3,
@@ -240,7 +241,7 @@ class Catalogue:
     _by_path: dict[str, int] = field(default_factory=dict, repr=False)
 
     def published(self, index: int) -> datetime:
-        return self.epoch + index * STEP
+        return self.epoch + index * self.step
 
     @cached_property
     def section_members(self) -> dict[str, list[int]]:

@@ -230,6 +230,7 @@ class ReplicaServer:
             size=articles,
             edited=edited,
             epoch=old.epoch,
+            step=old.step,
             sections=old.sections,
             seed=old.seed,
             js_every=old.js_every,

@@ -19,6 +19,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from oilnews import config, failures, rendering
+from oilnews.backfill import ARCHIVE_PRIORITY, Backfill
 from oilnews.dates import months_ago, months_between, parse_http_date, parse_since
 from oilnews.errors import DatabaseUnusable
 from oilnews.health import DATABASE_UNUSABLE_REASON
@@ -87,6 +88,12 @@ class NewsSpider(Spider):
         since = settings.get("OILNEWS_SINCE")
         self.since = parse_since(since) if since else None
         self.sitemap_lookback = settings.getint("OILNEWS_SITEMAP_LOOKBACK_MONTHS")
+        # A sliced backfill takes the archive month by month (oilnews.backfill): the fresh part
+        # of a run then walks the listings only down to the recent months the sitemaps cover.
+        self.backfill = Backfill.of(self.crawler)
+        self.listing_since = self.since
+        if self.listing_since is None and self.backfill is not None:
+            self.listing_since = months_ago(datetime.now(UTC), max(0, self.sitemap_lookback - 1))
         self.known = KnownIndex.of(self.crawler)
         self._ticker_done = False
         self.max_sitemaps = settings.getint("OILNEWS_MAX_SITEMAPS")
@@ -166,7 +173,11 @@ class NewsSpider(Spider):
 
     def _entries(self, entries: list[ListingEntry]) -> Iterator[Request]:
         for entry in entries:
-            if self.since is not None and entry.listed_at is not None and entry.listed_at < self.since:
+            if (
+                self.listing_since is not None
+                and entry.listed_at is not None
+                and entry.listed_at < self.listing_since
+            ):
                 continue
             request = self.article_request(entry.url, hops=0, modified_at=entry.modified_at)
             if request is not None:
@@ -190,8 +201,8 @@ class NewsSpider(Spider):
         if not listing.next_url:
             return
         dated = [e.listed_at for e in listing.entries if e.listed_at is not None]
-        if self.since is not None and dated and max(dated) < self.since:
-            return  # older than the backfill wants
+        if self.listing_since is not None and dated and max(dated) < self.listing_since:
+            return  # older than this run wants from the listings
         if self.max_pages and page >= self.max_pages:
             return  # as many pages as asked for
         if self.known.listing_exhausted([(e.url, e.listed_at) for e in listing.entries]):
@@ -236,6 +247,43 @@ class NewsSpider(Spider):
                 yield Request(
                     url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY
                 )
+
+    def backfill_sitemap_request(self, month: tuple[int, int]) -> Request:
+        """A month of the archive, for the backfill (even if a fresh sitemap read it this run)."""
+        return Request(
+            self.site_url + sitemap_path(*month),
+            callback=self.parse_backfill_sitemap,
+            errback=self.on_backfill_error,
+            cb_kwargs={"month": month},
+            meta={"optional": True, "oilnews_month": month},
+            priority=ARCHIVE_PRIORITY,
+            dont_filter=True,
+        )
+
+    def parse_backfill_sitemap(self, response: Response, month: tuple[int, int]) -> Iterator[Any]:
+        self.crawler.stats.inc_value(key("pages", "feed"))
+        entries, nested = parse_sitemap(response)
+        assert self.backfill is not None
+        self.backfill.sitemap_read(month, [e.url for e in entries if is_article_url(e.url, self.site_url)])
+        for url in nested:  # an index: its sitemaps belong to the same month
+            if same_origin(url, self.site_url) and self._nested_sitemaps < self.max_sitemaps:
+                self._nested_sitemaps += 1
+                yield Request(
+                    url,
+                    callback=self.parse_backfill_sitemap,
+                    errback=self.on_backfill_error,
+                    cb_kwargs={"month": month},
+                    meta={"oilnews_month": month},
+                    priority=ARCHIVE_PRIORITY,
+                )
+
+    def on_backfill_error(self, failure: Failure) -> None:
+        failures.record(self.crawler.stats, failure)
+        request = getattr(failure, "request", None)
+        month = request.meta.get("oilnews_month") if request is not None else None
+        if self.backfill is not None and month is not None:
+            missing = failures.classify(failure)[0] == "optional"  # no sitemap: nothing that month
+            self.backfill.sitemap_failed(tuple(month), missing)
 
     def parse_article(self, response: Response, hops: int) -> Iterator[Any]:
         if not self._is_html(response):
@@ -293,3 +341,6 @@ class NewsSpider(Spider):
 
     def on_error(self, failure: Failure) -> None:
         failures.record(self.crawler.stats, failure)
+        request = getattr(failure, "request", None)
+        if self.backfill is not None and request is not None and failures.classify(failure)[0] == "gone":
+            self.backfill.gone(request.url)  # a deleted article does not hold its month open

@@ -177,6 +177,22 @@ class CrawlRun(Base):
     worker: Mapped[str | None] = mapped_column(String(255))
 
 
+class BackfillMonth(Base):
+    """One month of the archive a sliced backfill wants (oilnews.backfill)."""
+
+    __tablename__ = "backfill_months"
+    __table_args__ = (UniqueConstraint("year", "month"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | complete
+    articles: Mapped[int] = mapped_column(Integer, default=0)  # listed in its sitemap
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)  # spent on it, all runs together
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 Index("ix_crawl_runs_started_at", CrawlRun.started_at)
 
 # Core Table objects for bulk statements (the ORM classes type __table__ as a FromClause).
@@ -188,3 +204,4 @@ quotes_table = cast(Table, PriceQuote.__table__)
 runs_table = cast(Table, CrawlRun.__table__)
 authors_table = cast(Table, Author.__table__)
 article_authors_table = cast(Table, ArticleAuthor.__table__)
+backfill_table = cast(Table, BackfillMonth.__table__)

@@ -50,7 +50,8 @@ ARTICLE_FIELDS = (
 VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
 
 
-def _insert(conn: Connection, table: Any) -> Any:
+def insert_for(conn: Connection, table: Any) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (upserts)."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table)
@@ -72,7 +73,8 @@ class BatchResult:
     authors: int = 0  # author profiles new or changed
 
 
-def _chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+def chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    """`rows` in slices of `size`: IN lists and parameter counts stay bounded."""
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -104,13 +106,13 @@ def write_batch(
     if by_url:
         existing = {
             row.url: row
-            for chunk in _chunks(list(by_url), 500)
+            for chunk in chunks(list(by_url), 500)
             for row in conn.execute(select(table).where(table.c.url.in_(chunk)))
         }
         fresh_hashes = list({a["content_hash"] for url, a in by_url.items() if url not in existing})
         stored_by_hash = {
             row.content_hash: row.url
-            for chunk in _chunks(fresh_hashes, 500)
+            for chunk in chunks(fresh_hashes, 500)
             for row in conn.execute(
                 select(table.c.url, table.c.content_hash).where(table.c.content_hash.in_(chunk))
             )
@@ -172,7 +174,7 @@ def write_batch(
             else:
                 result.unchanged.append(url)
         if upserts:
-            stmt = _insert(conn, table)
+            stmt = insert_for(conn, table)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["url"],
                 set_={
@@ -182,15 +184,15 @@ def write_batch(
             )
             conn.execute(stmt, upserts)
         if versions:
-            vstmt = _insert(conn, versions_table).on_conflict_do_nothing()
+            vstmt = insert_for(conn, versions_table).on_conflict_do_nothing()
             conn.execute(vstmt, versions)
         if result.unchanged:
-            for chunk in _chunks(result.unchanged, 500):
+            for chunk in chunks(result.unchanged, 500):
                 conn.execute(update(table).where(table.c.url.in_(chunk)).values(last_seen_at=now))
 
         ids = {
             row.url: row.id
-            for chunk in _chunks(list(by_url), 500)
+            for chunk in chunks(list(by_url), 500)
             for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
         }
         result.links = _write_links(conn, by_url, ids)
@@ -198,7 +200,9 @@ def write_batch(
     if aliases:
         result.aliases = _write_aliases(conn, aliases, now)
     if quotes:
-        qstmt = _insert(conn, quotes_table).on_conflict_do_nothing(index_elements=["blend_id", "observed_at"])
+        qstmt = insert_for(conn, quotes_table).on_conflict_do_nothing(
+            index_elements=["blend_id", "observed_at"]
+        )
         rows = [{**q, "fetched_at": now} for q in quotes]
         result.quotes = len(conn.execute(qstmt.returning(quotes_table.c.id), rows).all())
     return result
@@ -209,7 +213,7 @@ def _recent_versions(conn: Connection, article_ids: list[int], now: datetime) ->
     table = versions_table
     since = now - timedelta(days=1)
     counts: dict[int, int] = {}
-    for chunk in _chunks(article_ids, 500):
+    for chunk in chunks(article_ids, 500):
         query = (
             select(table.c.article_id, func.count())
             .where(table.c.article_id.in_(chunk), table.c.seen_at >= since)
@@ -226,7 +230,7 @@ def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: dat
     targets = list({a["url"] for a in aliases})
     ids = {
         row.url: row.id
-        for chunk in _chunks(targets, 500)
+        for chunk in chunks(targets, 500)
         for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
     }
     rows = [
@@ -235,7 +239,7 @@ def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: dat
         if a["url"] in ids and a["alias"] != a["url"]
     ]
     if rows:
-        stmt = _insert(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
+        stmt = insert_for(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
         return len(conn.execute(stmt.returning(aliases_table.c.id), rows).all())
     return 0
 
@@ -256,7 +260,7 @@ def _write_authors(
     if not profiles:
         return 0
     table = authors_table
-    stmt = _insert(conn, table)
+    stmt = insert_for(conn, table)
     excluded = stmt.excluded
     changed = or_(
         *(
@@ -278,15 +282,15 @@ def _write_authors(
     written = len(conn.execute(stmt.returning(table.c.id), rows).all())
     author_ids = {
         row.profile_url: row.id
-        for chunk in _chunks(list(profiles), 500)
+        for chunk in chunks(list(profiles), 500)
         for row in conn.execute(select(table.c.id, table.c.profile_url).where(table.c.profile_url.in_(chunk)))
     }
     link = article_authors_table
     article_ids = list({article_id for article_id, _ in pairs})
-    for chunk in _chunks(article_ids, 500):
+    for chunk in chunks(article_ids, 500):
         conn.execute(delete(link).where(link.c.article_id.in_(chunk)))
     links = [{"article_id": a, "author_id": author_ids[p]} for a, p in dict.fromkeys(pairs)]
-    conn.execute(_insert(conn, link).on_conflict_do_nothing(), links)
+    conn.execute(insert_for(conn, link).on_conflict_do_nothing(), links)
     return written
 
 
@@ -294,7 +298,7 @@ def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[
     """The links of a page as last seen: sidebars rotate, so replace rather than accumulate."""
     table = links_table
     article_ids = [ids[url] for url, a in by_url.items() if a.get("links") is not None]
-    for chunk in _chunks(article_ids, 500):
+    for chunk in chunks(article_ids, 500):
         conn.execute(delete(table).where(table.c.article_id.in_(chunk)))
     rows = [
         (ids[url], link["url"], link["kind"], link.get("title") or "")
