@@ -38,6 +38,7 @@ from oilnews.storage.models import (
     runs_table,
 )
 from oilnews.storage.selection import Selection
+from oilnews.storage.writer import ARTICLE_FIELDS
 
 FORMATS = ("jsonl", "csv", "parquet")
 LIST_SEPARATOR = " | "
@@ -96,26 +97,8 @@ def _authors(conn: Connection, selection: Selection) -> Select[Any]:
     return select(*(au.c[name] for name in AUTHOR_COLUMNS[:-1]), articles.label("articles")).order_by(au.c.id)
 
 
-ARTICLE_COLUMNS = (
-    "id",
-    "url",
-    "title",
-    "authors",
-    "source",
-    "published_at",
-    "modified_at",
-    "section",
-    "keywords",
-    "summary",
-    "body",
-    "image_url",
-    "is_premium",
-    "content_hash",
-    "version",
-    "first_seen_at",
-    "last_seen_at",
-    "changed_at",
-)
+# The stored article (the writer's fields) and what the database adds to it.
+ARTICLE_COLUMNS = ("id", *ARTICLE_FIELDS, "version", "first_seen_at", "last_seen_at", "changed_at")
 QUOTE_COLUMNS = (
     "blend_id",
     "name",
@@ -183,6 +166,8 @@ def read_bookmark(path: Path) -> tuple[datetime | None, set[tuple[int, str]]]:
 
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.partial"):
+        leftover.unlink(missing_ok=True)  # what a killed export left: never the target itself
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -338,10 +323,13 @@ class _Progress:
         self.started = self.drawn = time.monotonic()
 
     def update(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or now - self.drawn < 0.5:
+        if not self.enabled or done % 256:  # per row, so the common case costs one test
             return
-        self.drawn = now
+        if time.monotonic() - self.drawn >= 0.5:
+            self._draw(done)
+
+    def _draw(self, done: int) -> None:
+        now = self.drawn = time.monotonic()
         rate = done / max(now - self.started, 1e-9)
         if self.total:
             filled = int(30 * done / self.total)
@@ -352,8 +340,9 @@ class _Progress:
             sys.stderr.write(f"\r{done} rows, {rate:,.0f}/s")
         sys.stderr.flush()
 
-    def finish(self) -> None:
+    def finish(self, done: int) -> None:
         if self.enabled:
+            self._draw(done)  # the final count, however short the export was
             sys.stderr.write("\n")
 
 
@@ -409,7 +398,7 @@ def export(
                 state["recent"].append((article_id, changed))
                 if state["newest"] is None or changed > state["newest"]:
                     state["newest"] = changed
-            yield tuple(row)
+            yield row  # a Row is a tuple: indexed as it is
 
     def write(stream: IO[bytes]) -> None:
         writer = WRITERS[fmt](stream, spec, fields)
@@ -425,7 +414,7 @@ def export(
         target.flush()
     else:
         _write_atomically(out, write)
-    counter.finish()
+    counter.finish(state["rows"])
     result = ExportResult(state["rows"], time.monotonic() - started)
     if bookmark is not None:
         known = [t for t in (state["newest"], previous_newest) if t is not None]

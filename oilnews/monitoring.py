@@ -15,6 +15,7 @@ import logging
 import os
 import smtplib
 import socket
+import ssl
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,7 +185,9 @@ class Alerter:
         mail.set_content(text + "\n")
         with smtplib.SMTP(host, port, timeout=self.timeout) as smtp:
             if os.environ.get("OILNEWS_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"):
-                smtp.starttls()
+                # The system's trust store, or OILNEWS_SMTP_CA_FILE for a relay with its own CA.
+                cafile = os.environ.get("OILNEWS_SMTP_CA_FILE") or None
+                smtp.starttls(context=ssl.create_default_context(cafile=cafile))
             if user:
                 smtp.login(user, password or "")
             smtp.send_message(mail)

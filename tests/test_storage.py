@@ -115,10 +115,13 @@ def test_upgrade_rewrites_stored_urls_into_the_w3lib_form(database_url: str) -> 
 
 def test_upgrades_keep_every_alias_link_and_version(sqlite_url: str) -> None:
     """A migration must never rebuild `articles` on SQLite: the drop would cascade to its
-    aliases, links and versions. Rows stored at the first schema survive every upgrade."""
+    aliases, links and versions. Rows stored at the first schema survive every upgrade, and
+    the search index covers them."""
     from sqlalchemy import text
 
     from oilnews.storage.engine import create_db_engine, migrate
+    from oilnews.storage.search import search
+    from oilnews.storage.selection import Selection
 
     engine = create_db_engine(sqlite_url)
     try:
@@ -128,7 +131,7 @@ def test_upgrades_keep_every_alias_link_and_version(sqlite_url: str) -> None:
                 text(
                     "INSERT INTO articles (id, url, title, authors, body, keywords, summary, is_premium, "
                     "content_hash, version, first_seen_at, last_seen_at) VALUES (1, 'https://oilprice.com/E/A.html', "
-                    "'t', '[]', 'b', '[]', '[]', false, 'h', 2, '2026-01-01 00:00:00', '2026-01-02 00:00:00')"
+                    "'Lithium output', '[]', 'b', '[]', '[]', false, 'h', 2, '2026-01-01 00:00:00', '2026-01-02 00:00:00')"
                 )
             )
             conn.execute(
@@ -153,7 +156,9 @@ def test_upgrades_keep_every_alias_link_and_version(sqlite_url: str) -> None:
                 for t in ("article_aliases", "article_links", "article_versions")
             ]
             changed = conn.execute(text("select changed_at from articles")).scalar()
+            hits = search(conn, "lithium", Selection())  # the index was built for stored rows
     finally:
         engine.dispose()
+    assert [h.id for h in hits] == [1]
     assert counts == [1, 1, 1]
     assert str(changed).startswith("2026-01-01 12:00:00")  # its newest version's time

@@ -47,11 +47,26 @@ LINK_BLOCKS: tuple[tuple[str, str, str | None], ...] = (
 )
 
 
-def _block_links(page: Page, links: _Links) -> None:
-    # One pass over the page's classed links, matched in Python: XPath class tests over
-    # the whole page cost more than the parse itself.
+def _block_links(page: Page, links: _Links) -> list[Any]:
+    """Sidebar and page-block links into `links`; returns the author boxes met on the way.
+
+    One pass over the page's classed links, matched in Python: XPath class tests over the
+    whole page cost more than the parse itself. The forum threads of the community block
+    (`a.full_parent`) and the author box (its `a.authorBox__moreInfo`) are found in it too.
+    """
+    boxes: list[Any] = []
     for a in page.xpath("//a[@class]"):
         classes = str(a.get("class") or "").split()
+        if "full_parent" in classes:
+            _forum_link(page, a, links)
+            continue
+        if "authorBox__moreInfo" in classes:
+            box = next(
+                (e for e in a.iterancestors("div") if "authorBox" in str(e.get("class") or "").split()), None
+            )
+            if box is not None:
+                boxes.append(box)
+            continue
         for block, css, title_css in LINK_BLOCKS:
             if css not in classes:
                 continue
@@ -64,24 +79,28 @@ def _block_links(page: Page, links: _Links) -> None:
                 title = element_text(holder) if holder is not None else ""
             links.add(a.get("href"), kind, title or element_text(a))
             break
+    return boxes
 
 
-def _forum_links(page: Page, links: _Links) -> None:
-    """The community block (forum threads the page shows; see ../shared/seed-page-text.txt):
-    recorded as `forum` links with their titles, never followed (another site, and no news)."""
-    for row in page.xpath(
-        "//div[contains(@class, 'community_block')]//div[contains(@class, 'headline_row')]"
-    ):
-        anchor = next(iter(page.xpath(".//a[@href]", row)), None)
-        title = next(iter(page.xpath(".//span[contains(@class, 'article_name')]", row)), None)
-        if anchor is not None:
-            links.add(anchor.get("href"), "forum", element_text(title) if title is not None else "")
+def _forum_link(page: Page, anchor: Any, links: _Links) -> None:
+    """A forum thread of the community block (../shared/seed-page-text.txt shows them on a
+    premium page): a `forum` link with its title, never followed (another site, and no news)."""
+    in_block = any("community_block" in str(e.get("class") or "") for e in anchor.iterancestors("div"))
+    if not in_block:
+        return
+    row = anchor.getparent()
+    title = (
+        next((e for e in row if "article_name" in str(e.get("class") or "")), None)
+        if row is not None
+        else None
+    )
+    links.add(anchor.get("href"), "forum", element_text(title) if title is not None else "")
 
 
-def _author_profiles(page: Page, base_url: str) -> list[AuthorProfile]:
+def _author_profiles(page: Page, boxes: list[Any], base_url: str) -> list[AuthorProfile]:
     """The author box: `div.authorBox` with name, bio, avatar and the profile link."""
     profiles: list[AuthorProfile] = []
-    for box in page.xpath("//div[contains(concat(' ', normalize-space(@class), ' '), ' authorBox ')]"):
+    for box in boxes:
 
         def first(expression: str, box: Any = box) -> Any:
             return next(iter(page.xpath(expression, box)), None)
@@ -354,8 +373,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         body = clean_line(unescape(str(ld["articleBody"])))
         body_source = "json_ld"
 
-    _block_links(page, links)
-    _forum_links(page, links)
+    author_boxes = _block_links(page, links)
 
     published = parse_iso(ld.get("datePublished")) or parse_byline_date(byline_date)
     modified = parse_iso(ld.get("dateModified"))
@@ -373,7 +391,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         image_url=_image(page, ld),
         is_premium=_is_premium(page, url, walker.summary, container),
         links=links.items,
-        author_profiles=_author_profiles(page, url),
+        author_profiles=_author_profiles(page, author_boxes, url),
         fetched_url=response.url,
         claimed_url=claimed_url,
         body_source=body_source,

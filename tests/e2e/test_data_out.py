@@ -273,3 +273,39 @@ def test_authors_and_forum_links(crawled: tuple[str, ReplicaServer], tmp_path: P
     assert after[name]["bio"] == author_bio(name) and after[name]["updated_at"] > before[name]
     other = sorted(names)[1]
     assert after[other]["updated_at"] == before[other]
+
+
+def test_a_terminal_gets_a_progress_bar(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    db, _site = crawled
+    leader, follower = pty.openpty()  # stderr on a terminal, as a person runs it
+    out = tmp_path / "a.jsonl"
+    process = subprocess.run(
+        [sys.executable, "-m", "oilnews.cli", "export", "--db", db, "--out", str(out)],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        timeout=120,
+    )
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert process.returncode == 0
+    assert f"[{'#' * 30}] {N}/{N} rows".encode() in seen, seen[-400:]
+    piped = run_oilnews("export", "--db", db, "--out", str(out))
+    assert "\r[" not in piped.stderr  # not a terminal: no bar

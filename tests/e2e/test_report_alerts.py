@@ -219,3 +219,92 @@ def test_an_undeliverable_alert_is_counted_and_bounded(sqlite_url: str, tmp_path
     stats = runs(sqlite_url, 1)[0].stats
     assert stats.get("oilnews/alerts/failed/webhook") == 1
     assert took < 30
+
+
+def test_email_alert_over_starttls_with_a_login(sqlite_url: str, tmp_path: Path) -> None:
+    """A relay that insists on STARTTLS and a login: the alert goes through it, the password
+    never in the message or the log."""
+    import socket
+    import ssl
+    import subprocess
+
+    try:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+    except ImportError:
+        if IN_CI:
+            raise
+        pytest.skip("aiosmtpd is not installed (pip install '.[dev]')")
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        unavailable("openssl is not installed (apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            str(openssl),
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    received: list[Any] = []
+    logins: list[tuple[str, str]] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=auth_data.password == b"s3cret-smtp")
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(
+        Handler(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        env = {
+            "OILNEWS_ALERT_EMAIL_TO": "ops@example.org",
+            "OILNEWS_SMTP_HOST": "127.0.0.1",
+            "OILNEWS_SMTP_PORT": str(port),
+            "OILNEWS_SMTP_STARTTLS": "true",
+            "OILNEWS_SMTP_CA_FILE": str(cert),
+            "OILNEWS_SMTP_USER": "oilnews",
+            "OILNEWS_SMTP_PASSWORD": "s3cret-smtp",
+        }
+        with ReplicaServer(30) as site:
+            site.state.broken_articles = True
+            result = crawl(site.url, sqlite_url, tmp=tmp_path, **env)
+    finally:
+        controller.stop()
+    assert result.returncode == 1
+    assert logins == [("oilnews", "s3cret-smtp")]
+    (mail,) = received
+    assert "crawl FAILED" in mail.content.decode() and "s3cret-smtp" not in mail.content.decode()
+    assert "s3cret-smtp" not in result.stderr
