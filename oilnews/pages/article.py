@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -85,7 +86,11 @@ def _block_links(page: Page, links: _Links) -> list[Any]:
 def _forum_link(page: Page, anchor: Any, links: _Links) -> None:
     """A forum thread of the community block (../shared/seed-page-text.txt shows them on a
     premium page): a `forum` link with its title, never followed (another site, and no news)."""
-    in_block = any("community_block" in str(e.get("class") or "") for e in anchor.iterancestors("div"))
+    # div.community_block > ul > li > div.headline_row > a: a few levels up, never the whole
+    # chain (the "Headlines" block has forty such anchors that are not forum threads).
+    in_block = any(
+        "community_block" in str(e.get("class") or "") for e in islice(anchor.iterancestors("div"), 3)
+    )
     if not in_block:
         return
     row = anchor.getparent()
