@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,6 @@ class MonthWork:
     month: Month
     urls: list[str] | None = None  # from its sitemap; None until the sitemap is read
     next_index: int = 0
-    accounted: set[str] = field(default_factory=set)  # gone or dropped this run: not missing
     seconds: float = 0.0
     sitemap_missing: bool = False  # the site has no sitemap for it (404): nothing to fetch
     sitemap_failed: bool = False  # it could not be read this run: the month stays open
@@ -55,6 +54,7 @@ class Backfill:
         self.months: list[Month] = []
         self.work: dict[Month, MonthWork] = {}
         self.current: MonthWork | None = None
+        self.accounted: set[str] = set()  # answered gone or dropped this run: not missing
         self.started: float | None = None  # when the archive slice began (fresh work done)
         self._mark = 0.0
         self.exhausted = False
@@ -114,12 +114,12 @@ class Backfill:
             self.crawler.stats.set_value(key("backfill", "budget_spent"), True)
             logger.info("backfill: budget of %.0f s spent; the next run continues", self.budget)
             return
-        request = self._next(spider)
-        if request is None:
+        requests = self._next(spider)
+        if requests is None:
             self.exhausted = True
             return
-        for r in request:
-            self.crawler.engine.crawl(r)
+        for request in requests:
+            self.crawler.engine.crawl(request)
         raise DontCloseSpider
 
     def _next(self, spider: Any) -> list[Request] | None:
@@ -149,18 +149,15 @@ class Backfill:
             if requests:
                 self.crawler.stats.inc_value(key("backfill", "requests"), len(requests))
                 return requests
-            if work.next_index >= len(urls):
-                self.current = None  # this month's work is scheduled and done: the next one
+            self.current = None  # every URL of this month is scheduled or known: the next one
 
-    def sitemap_read(self, month: Month, urls: list[str] | None) -> None:
-        """The spider read (or could not find) the month's sitemap."""
+    def sitemap_read(self, month: Month, urls: list[str]) -> None:
+        """The spider read the month's sitemap (or one that its index names)."""
         work = self.work.setdefault(month, MonthWork(month))
-        if urls is None:
-            work.sitemap_missing = True
-        else:
-            work.urls = list(dict.fromkeys((work.urls or []) + urls))
+        work.urls = list(dict.fromkeys((work.urls or []) + urls))
 
     def sitemap_failed(self, month: Month, missing: bool) -> None:
+        """The month's sitemap is not there (`missing`: nothing to fetch) or could not be read."""
         work = self.work.setdefault(month, MonthWork(month))
         if missing:
             work.sitemap_missing = True
@@ -169,12 +166,10 @@ class Backfill:
 
     def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any) -> None:
         if isinstance(item, ArticleItem):
-            for work in self.work.values():
-                work.accounted.add(item.url)
+            self.accounted.add(item.url)
 
     def gone(self, url: str) -> None:
-        for work in self.work.values():
-            work.accounted.add(url)
+        self.accounted.add(url)
 
     # -- the record -----------------------------------------------------------------------------
     async def spider_closed(self, spider: Any, reason: str) -> None:
@@ -189,7 +184,7 @@ class Backfill:
                 listed_all = not work.sitemap_failed and (
                     work.sitemap_missing or (work.urls is not None and work.next_index >= len(urls))
                 )
-                missing = set(urls) - work.accounted - stored_urls(conn, urls) if listed_all else {"?"}
+                missing = set(urls) - self.accounted - stored_urls(conn, urls) if listed_all else {"?"}
                 complete = listed_all and not missing
                 record_month(
                     conn, month, work.seconds, len(urls) if work.urls is not None else None, complete

@@ -8,6 +8,7 @@ of oilnews.errors.ExitCode (the table in README.md); never a traceback unless as
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -305,7 +306,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from oilnews.storage.search import search
 
     selection = _selection(args)
-    words, selection = selection.query, type(selection)(**{**selection.__dict__, "query": None})
+    words, selection = selection.query, dataclasses.replace(selection, query=None)
     with _reading(args) as database:
         hits = database.transaction(lambda conn: search(conn, words or "", selection, args.limit))
     for hit in hits:

@@ -14,6 +14,7 @@ is never exported twice for one change). It is written only after a complete exp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -40,7 +41,6 @@ from oilnews.storage.models import (
 from oilnews.storage.selection import Selection
 from oilnews.storage.writer import ARTICLE_FIELDS
 
-FORMATS = ("jsonl", "csv", "parquet")
 LIST_SEPARATOR = " | "
 # How far before the bookmark's newest change an export looks again (late commits).
 BOOKMARK_OVERLAP = timedelta(minutes=10)
@@ -57,7 +57,6 @@ class TableSpec:
     lists: frozenset[str]
     times: frozenset[str]
     statement: Callable[[Connection, Selection], Select[Any]]
-    filtered: bool  # whether --since, --section, ... apply
 
 
 def _articles(conn: Connection, selection: Selection) -> Select[Any]:
@@ -130,14 +129,13 @@ TABLES: dict[str, TableSpec] = {
         frozenset({"authors", "keywords", "summary"}),
         frozenset({"published_at", "modified_at", "first_seen_at", "last_seen_at", "changed_at"}),
         _articles,
-        True,
     ),
     "links": TableSpec(
-        ("article_url", "kind", "target_url", "anchor_text"), frozenset(), frozenset(), _links, True
+        ("article_url", "kind", "target_url", "anchor_text"), frozenset(), frozenset(), _links
     ),
-    "quotes": TableSpec(QUOTE_COLUMNS, frozenset(), frozenset({"observed_at", "fetched_at"}), _quotes, False),
-    "runs": TableSpec(RUN_COLUMNS, frozenset(), frozenset({"started_at", "finished_at"}), _runs, False),
-    "authors": TableSpec(AUTHOR_COLUMNS, frozenset(), frozenset({"updated_at"}), _authors, False),
+    "quotes": TableSpec(QUOTE_COLUMNS, frozenset(), frozenset({"observed_at", "fetched_at"}), _quotes),
+    "runs": TableSpec(RUN_COLUMNS, frozenset(), frozenset({"started_at", "finished_at"}), _runs),
+    "authors": TableSpec(AUTHOR_COLUMNS, frozenset(), frozenset({"updated_at"}), _authors),
 }
 
 
@@ -145,7 +143,6 @@ TABLES: dict[str, TableSpec] = {
 class ExportResult:
     rows: int
     seconds: float
-    bookmark: dict[str, Any] | None = None
 
 
 # --- bookmark -------------------------------------------------------------------------------
@@ -376,7 +373,7 @@ def export(
         if previous_newest is not None:
             since = previous_newest - BOOKMARK_OVERLAP
             if selection.changed_since is None or selection.changed_since < since:  # the later wins
-                selection = Selection(**{**selection.__dict__, "changed_since": since})
+                selection = dataclasses.replace(selection, changed_since=since)
     statement = spec.statement(conn, selection)
     started = time.monotonic()
     counter = _Progress(None, progress)
@@ -438,5 +435,4 @@ def export(
             stream.write(payload)
 
         _write_atomically(bookmark, write_bookmark)  # only after a complete export
-        result.bookmark = data
     return result

@@ -27,7 +27,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import func, select
 
-from oilnews.health import HEALTH_FAILURES_KEY, HEALTH_OK_KEY
+from oilnews.errors import ExitCode
+from oilnews.health import HEALTH_FAILURES_KEY, exit_code
 from oilnews.logs import first_line, mask_secrets
 from oilnews.stats import key
 from oilnews.storage.database import Database
@@ -55,10 +56,14 @@ class Verdict:
 def verdict(crawler: Crawler, reason: str) -> Verdict:
     assert crawler.stats is not None
     stats = crawler.stats.get_stats()
-    ok = bool(stats.get(HEALTH_OK_KEY, True)) and reason == "finished"
+    # Healthy is what the exit code says (one decision for both commands, oilnews.health).
+    code = exit_code({**stats, "finish_reason": reason}, crawler.settings)
+    ok = code == ExitCode.OK
     failures = list(stats.get(HEALTH_FAILURES_KEY) or [])
-    if reason != "finished" and not failures:
-        failures = [f"finish reason {reason!r}"]
+    if not ok and not failures:
+        failures = [
+            f"finish reason {reason!r}" if reason != "finished" else f"exit code {int(code)} ({code.name})"
+        ]
     return Verdict(
         ok,
         failures,
@@ -227,57 +232,56 @@ class MetricsFile:
         v = verdict(self.crawler, reason)
         registry = CollectorRegistry()
 
-        def gauge(name: str, doc: str, value: float | None) -> None:
-            if value is not None:
-                Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
-
-        start, end = stats.get("start_time"), stats.get("finish_time") or datetime.now(UTC)
-        gauge(
-            "last_run_start_timestamp_seconds",
-            "When the last crawl run started.",
-            start.timestamp() if start else None,
-        )
-        gauge(
-            "last_run_end_timestamp_seconds",
-            "When the last crawl run ended.",
-            end.timestamp() if end else None,
-        )
-        gauge(
-            "last_run_duration_seconds",
-            "How long the last crawl run took.",
-            (end - start).total_seconds() if start and end else None,
-        )
-        c = v.counts
-        gauge(
-            "last_run_articles_new",
-            "Articles stored for the first time by the last run.",
-            c.get("articles_new", 0),
-        )
-        gauge(
-            "last_run_articles_updated",
-            "Stored articles whose content changed in the last run.",
-            c.get("articles_updated", 0),
-        )
-        gauge(
-            "last_run_articles_dropped",
-            "Articles dropped by validation in the last run.",
-            c.get("dropped", 0),
-        )
-        gauge(
-            "last_run_errors",
-            "Server errors, timeouts, connection and parse errors in the last run.",
-            c.get("errors", 0),
-        )
-        gauge("last_run_quotes", "Price quotes stored by the last run.", c.get("quotes", 0))
-        gauge(
-            "last_run_healthy", "1 when the last run passed its health checks, else 0.", 1 if v.healthy else 0
-        )
         try:
             age = await asyncio.to_thread(self._newest_article_age)
         except Exception as error:  # the database may be what failed: the other figures still count
             logger.warning("metrics: newest article age unknown: %s", first_line(error))
             age = None
-        gauge("newest_article_age_seconds", "Age of the newest stored article (by publication time).", age)
+        start, end = stats.get("start_time"), stats.get("finish_time") or datetime.now(UTC)
+        c = v.counts
+        gauges: tuple[tuple[str, str, float | None], ...] = (
+            (
+                "last_run_start_timestamp_seconds",
+                "When the last crawl run started.",
+                start.timestamp() if start else None,
+            ),
+            ("last_run_end_timestamp_seconds", "When the last crawl run ended.", end.timestamp()),
+            (
+                "last_run_duration_seconds",
+                "How long the last crawl run took.",
+                (end - start).total_seconds() if start else None,
+            ),
+            (
+                "last_run_articles_new",
+                "Articles stored for the first time by the last run.",
+                c.get("articles_new", 0),
+            ),
+            (
+                "last_run_articles_updated",
+                "Stored articles whose content changed in the last run.",
+                c.get("articles_updated", 0),
+            ),
+            (
+                "last_run_articles_dropped",
+                "Articles dropped by validation in the last run.",
+                c.get("dropped", 0),
+            ),
+            (
+                "last_run_errors",
+                "Server errors, timeouts, connection and parse errors in the last run.",
+                c.get("errors", 0),
+            ),
+            ("last_run_quotes", "Price quotes stored by the last run.", c.get("quotes", 0)),
+            (
+                "last_run_healthy",
+                "1 when the last run passed its health checks, else 0.",
+                1 if v.healthy else 0,
+            ),
+            ("newest_article_age_seconds", "Age of the newest stored article (by publication time).", age),
+        )
+        for name, doc, value in gauges:
+            if value is not None:  # unknown is left out, never written as 0
+                Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
         try:
             await asyncio.to_thread(write_to_textfile, self.path, registry)
         except OSError as error:

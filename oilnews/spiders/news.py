@@ -232,11 +232,16 @@ class NewsSpider(Spider):
         if not entries and not nested:
             record_skip(self.crawler.stats, response.url, "empty_sitemap")
         yield from self._entries(entries)
+        for url in self._nested_sitemaps_to_read(nested):
+            yield Request(url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY)
+
+    def _nested_sitemaps_to_read(self, nested: list[str]) -> Iterator[str]:
+        """The sitemaps an index names that this run reads: on the site, at most
+        OILNEWS_MAX_SITEMAPS in all (an index naming thousands must not make a crawl unbounded)."""
         for url in nested:
             if not same_origin(url, self.site_url):
                 record_skip(self.crawler.stats, url, "offsite_sitemap")
             elif self._nested_sitemaps >= self.max_sitemaps:
-                # A sitemap index naming thousands of sitemaps must not make a crawl unbounded.
                 if not self.crawler.stats.get_value(key("sitemaps", "capped")):
                     logger.warning(
                         "%d nested sitemaps read, OILNEWS_MAX_SITEMAPS: the rest are left", self.max_sitemaps
@@ -244,9 +249,7 @@ class NewsSpider(Spider):
                 self.crawler.stats.inc_value(key("sitemaps", "capped"))
             else:
                 self._nested_sitemaps += 1
-                yield Request(
-                    url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY
-                )
+                yield url
 
     def backfill_sitemap_request(self, month: tuple[int, int]) -> Request:
         """A month of the archive, for the backfill (even if a fresh sitemap read it this run)."""
@@ -265,17 +268,15 @@ class NewsSpider(Spider):
         entries, nested = parse_sitemap(response)
         assert self.backfill is not None
         self.backfill.sitemap_read(month, [e.url for e in entries if is_article_url(e.url, self.site_url)])
-        for url in nested:  # an index: its sitemaps belong to the same month
-            if same_origin(url, self.site_url) and self._nested_sitemaps < self.max_sitemaps:
-                self._nested_sitemaps += 1
-                yield Request(
-                    url,
-                    callback=self.parse_backfill_sitemap,
-                    errback=self.on_backfill_error,
-                    cb_kwargs={"month": month},
-                    meta={"oilnews_month": month},
-                    priority=ARCHIVE_PRIORITY,
-                )
+        for url in self._nested_sitemaps_to_read(nested):  # an index: its sitemaps are the month's
+            yield Request(
+                url,
+                callback=self.parse_backfill_sitemap,
+                errback=self.on_backfill_error,
+                cb_kwargs={"month": month},
+                meta={"oilnews_month": month},
+                priority=ARCHIVE_PRIORITY,
+            )
 
     def on_backfill_error(self, failure: Failure) -> None:
         failures.record(self.crawler.stats, failure)

@@ -11,7 +11,7 @@ above a body hit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -84,6 +84,24 @@ def fts5_query(query: str) -> str:
     return " ".join(f'"{word}"' for word in words)
 
 
+def postgres_match(query: str) -> tuple[Any, Any]:
+    """(the stored tsvector, the user's words as a tsquery) on PostgreSQL: `vector @@ tsquery`
+    is the match, for `search` and for the --query filter of oilnews.storage.selection."""
+    return literal_column("articles.search_vector"), func.websearch_to_tsquery(
+        _english(), bindparam("query", query)
+    )
+
+
+def _english() -> ColumnClause[Any]:
+    """The text search configuration the generated column is built with (POSTGRES_DDL)."""
+    return literal_column("'english'::regconfig")
+
+
+def sqlite_match(query: str) -> Any:
+    """The FTS5 MATCH condition on the articles_fts table, for the same two callers."""
+    return literal_column("articles_fts").op("MATCH")(bindparam("match", fts5_query(query)))
+
+
 @dataclass
 class Hit:
     id: int
@@ -95,15 +113,7 @@ class Hit:
     snippet: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "url": self.url,
-            "title": self.title,
-            "published_at": json_value(self.published_at),
-            "section": self.section,
-            "rank": self.rank,
-            "snippet": self.snippet,
-        }
+        return {name: json_value(value) for name, value in asdict(self).items()}
 
 
 def search(conn: Connection, query: str, selection: Selection, limit: int = 20) -> list[Hit]:
@@ -113,7 +123,6 @@ def search(conn: Connection, query: str, selection: Selection, limit: int = 20) 
         return []
     columns = (a.c.id, a.c.url, a.c.title, a.c.published_at, a.c.section)
     if conn.dialect.name == "sqlite":
-        fts: ColumnClause[Any] = literal_column("articles_fts")
         rank: ColumnClause[Any] = literal_column(
             "bm25(articles_fts, 10.0, 1.0)"
         )  # title weighs ten bodies; lower is better
@@ -123,14 +132,12 @@ def search(conn: Connection, query: str, selection: Selection, limit: int = 20) 
         statement = (
             select(*columns, (-rank).label("rank"), snippet.label("snippet"))
             .select_from(a.join(text("articles_fts"), literal_column("articles_fts.rowid") == a.c.id))
-            .where(fts.op("MATCH")(bindparam("match", fts5_query(query))), *selection.clauses(conn))
+            .where(sqlite_match(query), *selection.clauses(conn))
             .order_by(rank)
             .limit(limit)
         )
         return [_hit(row) for row in conn.execute(statement)]
-    config: ColumnClause[Any] = literal_column("'english'::regconfig")
-    tsquery = func.websearch_to_tsquery(config, bindparam("query", query))
-    vector: ColumnClause[Any] = literal_column("articles.search_vector")
+    vector, tsquery = postgres_match(query)
     ranked = (
         select(*columns, func.ts_rank(vector, tsquery).label("rank"), a.c.body)
         .where(vector.op("@@")(tsquery), *selection.clauses(conn))
@@ -142,7 +149,7 @@ def search(conn: Connection, query: str, selection: Selection, limit: int = 20) 
         f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=8, MaxFragments=2"
     )
     # The headline is worked out for the hits only, after the ranking and the limit.
-    headline = func.ts_headline(config, ranked.c.title + ". " + ranked.c.body, tsquery, options)
+    headline = func.ts_headline(_english(), ranked.c.title + ". " + ranked.c.body, tsquery, options)
     statement = select(
         ranked.c.id,
         ranked.c.url,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, func, literal_column, or_, select, text
+from sqlalchemy import Connection, exists, func, literal_column, or_, select, text
 
 from oilnews.storage.models import articles_table
 
@@ -53,12 +53,11 @@ def _has_author(conn: Connection, name: str) -> Any:
 
 
 def _matches(conn: Connection, query: str) -> Any:
-    from oilnews.storage.search import fts5_query
+    from oilnews.storage.search import postgres_match, sqlite_match
 
     if conn.dialect.name == "sqlite":
-        ids = text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :match").bindparams(
-            bindparam("match", fts5_query(query))
+        return articles_table.c.id.in_(
+            select(literal_column("rowid")).select_from(text("articles_fts")).where(sqlite_match(query))
         )
-        return articles_table.c.id.in_(ids)
-    tsquery = func.websearch_to_tsquery(literal_column("'english'::regconfig"), bindparam("query", query))
-    return literal_column("articles.search_vector").op("@@")(tsquery)
+    vector, tsquery = postgres_match(query)
+    return vector.op("@@")(tsquery)
