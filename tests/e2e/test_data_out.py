@@ -78,6 +78,23 @@ def test_every_format_reads_back_as_the_rows(crawled: tuple[str, ReplicaServer],
     assert [r["published_at"] for r in data] == [datetime.fromisoformat(r["published_at"]) for r in lines]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".partial")]
 
+    # A reader that stops early (`oilnews export | head`) is its choice: exit 0, nothing on stderr.
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "oilnews.cli", "export", "--db", db],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stdout.read(100)
+    reader.stdout.close()
+    _out, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0 and err == b"", err
+
 
 def test_filters_give_exactly_their_subsets(crawled: tuple[str, ReplicaServer]) -> None:
     db, _site = crawled

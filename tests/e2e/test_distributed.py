@@ -85,6 +85,8 @@ def test_two_workers_share_one_crawl(redis_url: str, postgres_url: str, tmp_path
     views = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [len(v["workers"]) for v in views] == [1, 2]  # the distributed run is one row
     assert views[1]["counts"]["articles_new"] == ARTICLES and views[0]["counts"]["articles_new"] == 0
+    per_worker = run_oilnews("runs", "--db", postgres_url, "--json", "--workers").stdout.splitlines()
+    assert [len(json.loads(line)["ids"]) for line in per_worker] == [1, 1, 1]  # --workers: a row each
 
     server = redis.Redis.from_url(redis_url)
     for group in {r.run_group for r in (second, *worker_runs)}:
