@@ -1,4 +1,4 @@
-"""`oilnews` command line: crawl, parse, replica serve, runs, export, search, show, report, db upgrade, schedule.
+"""`oilnews` command line: crawl, watch, parse, replica serve, runs, export, search, show, report, db upgrade, schedule.
 
 Every mistake ends in one line on stderr saying what is wrong and what to do, and the exit code
 of oilnews.errors.ExitCode (the table in README.md); never a traceback unless asked for
@@ -100,6 +100,17 @@ def _reachable(site_url: str, timeout: float = 15) -> str | None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    return _run_spider(args, "news")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    if args.max_minutes is not None and args.max_minutes < 0:
+        raise UsageError(f"--max-minutes {args.max_minutes:g}: 0 (until stopped) or more")
+    return _run_spider(args, "watch")
+
+
+def _run_spider(args: argparse.Namespace, spider: str) -> int:
+    """A crawl (`news`) or a watcher (`watch`), checked first, judged by its exit code."""
     from scrapy.crawler import CrawlerProcess
 
     from oilnews.addons import preflight
@@ -133,7 +144,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     process = CrawlerProcess(settings)
     if args.log_file is None:
         hide_tracebacks(settings.get("LOG_LEVEL"))
-    crawler = process.create_crawler("news")
+    crawler = process.create_crawler(spider)
     started = time.monotonic()
     process.crawl(crawler)
     process.start()
@@ -219,6 +230,11 @@ def cmd_replica(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
     server.state.broken_articles = args.broken_articles
+    server.state.validators = not args.no_validators
+    if args.publish_every is not None:
+        if args.publish_every <= 0:
+            raise UsageError(f"--publish-every {args.publish_every:g}: a number of seconds above 0")
+        server.publish_every(args.publish_every)
     print(f"replica of {args.articles} articles serving on {server.url}", flush=True)
     try:
         server.httpd.serve_forever()
@@ -242,8 +258,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(json.dumps(view.to_json(), ensure_ascii=False))
         return ExitCode.OK
     print(RUNS_HEADER)
+    now = datetime.now(UTC)
     for view in views:
-        print(runs_line(view))
+        print(runs_line(view, now))
     return ExitCode.OK
 
 
@@ -356,19 +373,26 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
+    from oilnews.spiders.watch import WatchSpider
     from oilnews.storage.backfill import progress
     from oilnews.storage.models import articles_table
+    from oilnews.storage.runs import latest_run
+    from oilnews.summary import run_views, watcher_state
 
-    def read(conn: Any) -> tuple[Any, int]:
+    def read(conn: Any) -> tuple[Any, int, Any]:
         state = progress(conn)
         query = select(func.count()).select_from(articles_table)
         if state.since is not None:
             first = datetime(state.since[0], state.since[1], 1, tzinfo=UTC)
             query = query.where(articles_table.c.published_at >= first)
-        return state, int(conn.execute(query).scalar() or 0)
+        return state, int(conn.execute(query).scalar() or 0), latest_run(conn, WatchSpider.name)
 
     with _reading(args) as database:
-        state, stored = database.transaction(read)
+        state, stored, watcher_row = database.transaction(read)
+    watcher = run_views([watcher_row])[0] if watcher_row is not None else None
+    now = datetime.now(UTC)
+    silent = watcher.silent_for(now) if watcher is not None else None
+    code = ExitCode.UNHEALTHY if watcher is not None and watcher.stale(now) else ExitCode.OK
     eta = state.eta_seconds
     record = {
         "backfill_since": f"{state.since[0]:04d}-{state.since[1]:02d}" if state.since else None,
@@ -378,10 +402,35 @@ def cmd_status(args: argparse.Namespace) -> int:
         "articles_listed": state.articles_listed,
         "seconds_spent": round(state.seconds, 1),
         "eta_seconds": None if eta is None else round(eta, 1),
+        "watcher": None
+        if watcher is None
+        else {
+            **watcher.to_json(),
+            "silent_seconds": None if silent is None else round(silent, 1),
+            "stale": code != ExitCode.OK,
+        },
     }
+    if code != ExitCode.OK and watcher is not None:
+        print(
+            f"oilnews: error: the watcher (run {watcher.label}) has been silent for "
+            f"{(silent or 0) / 60:.0f} min: hung or killed (systemctl status oilnews-watch)",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(record))
-    elif state.since is None:
+        return int(code)
+    if watcher is not None:
+        c = watcher.counts
+        doing = watcher_state(watcher, now) or (
+            f"ended {watcher.finished_at:%Y-%m-%d %H:%M:%S} UTC ({watcher.status}, {watcher.finish_reason})"
+            if watcher.finished_at
+            else watcher.status
+        )
+        print(
+            f"watcher run {watcher.label}: {doing}; articles new {c.get('articles_new', 0)}, "
+            f"updated {c.get('articles_updated', 0)}, errors {c.get('errors', 0)}"
+        )
+    if state.since is None:
         print("no backfill yet: oilnews crawl --backfill-since YYYY-MM starts one")
     else:
         left = "unknown until a month is complete" if eta is None else f"about {eta / 3600:.1f} h of crawling"
@@ -389,7 +438,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             f"backfill since {record['backfill_since']}: {state.done} of {state.wanted} months complete, "
             f"{stored} articles stored since then; {state.seconds / 60:.1f} min spent so far, {left} left"
         )
-    return ExitCode.OK
+    return int(code)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -477,6 +526,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     crawl.set_defaults(func=cmd_crawl)
 
+    watch = sub.add_parser(
+        "watch", help="keep polling the feed and listings; store each article as it is published"
+    )
+    watch.add_argument("--site", help="site to watch (default: $OILNEWS_SITE_URL or https://oilprice.com)")
+    add_db(watch)
+    watch.add_argument("--sections", help="comma-separated section paths whose page 1 is polled")
+    watch.add_argument("--max-minutes", type=float, help="end after this long (default: run until stopped)")
+    watch.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines")
+    watch.add_argument("--quiet", action="store_true", help="no progress or summary lines")
+    watch.add_argument(
+        "--log-level", type=str.upper, choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+    )
+    watch.add_argument("--log-file", help="full log (with tracebacks) here instead of stderr")
+    watch.add_argument(
+        "-s", "--set", action="append", metavar="NAME=VALUE", help="any Scrapy/oilnews setting"
+    )
+    watch.set_defaults(func=cmd_watch)
+
     parse = sub.add_parser("parse", help="print the item extracted from a saved page")
     parse.add_argument("file")
     parse.add_argument("--url", required=True, help="the URL the page was served under")
@@ -500,6 +567,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         help="every Nth article needs a browser (body built by script, or a JS challenge)",
     )
+    serve.add_argument(
+        "--publish-every",
+        type=float,
+        metavar="SECONDS",
+        help="publish a new article every SECONDS, dated the moment it appears",
+    )
+    serve.add_argument("--no-validators", action="store_true", help="no ETag/Last-Modified and never 304")
     serve.set_defaults(func=cmd_replica)
 
     runs = sub.add_parser("runs", help="list recent crawl runs")
@@ -549,7 +623,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
 
-    status = sub.add_parser("status", help="how far the sliced backfill of the archive has come")
+    status = sub.add_parser(
+        "status", help="the watcher's heartbeat (exit 1 if it is silent) and the backfill's progress"
+    )
     add_db(status)
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)

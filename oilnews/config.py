@@ -30,6 +30,7 @@ SPIDER_ARGUMENTS: dict[str, str] = {
     "backfill_since": "OILNEWS_BACKFILL_SINCE",
     "rss": "OILNEWS_USE_RSS",
     "full": "OILNEWS_FULL",
+    "max_minutes": "OILNEWS_WATCH_MAX_MINUTES",  # the watch spider's
 }
 
 # (minimum, maximum) of numeric settings; None: unbounded. Numbers not listed must be >= 0.
@@ -44,6 +45,9 @@ RANGES: dict[str, tuple[float | None, float | None]] = {
     "OILNEWS_RENDER_TIMEOUT_MS": (1, None),
     "OILNEWS_REDIS_IDLE_GRACE": (1, None),
     "OILNEWS_ALERT_TIMEOUT": (0.1, 300),
+    "OILNEWS_WATCH_MIN_SECONDS": (0.1, None),
+    "OILNEWS_WATCH_MAX_SECONDS": (0.1, None),
+    "OILNEWS_WATCH_LISTING_MAX_SECONDS": (0.1, None),
     "CONCURRENT_REQUESTS": (1, 10_000),
     "CONCURRENT_REQUESTS_PER_DOMAIN": (1, 10_000),
     "CONCURRENT_ITEMS": (1, 10_000),

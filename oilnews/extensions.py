@@ -17,7 +17,7 @@ from scrapy.exceptions import NotConfigured
 from oilnews.dates import json_value
 from oilnews.distributed import worker_name
 from oilnews.errors import DatabaseUnusable
-from oilnews.health import HealthMonitor, evaluate
+from oilnews.health import HealthMonitor, clean_finish, evaluate
 from oilnews.logs import first_line, mask_secrets
 from oilnews.monitoring import Alerter
 from oilnews.stats import key
@@ -93,7 +93,7 @@ class CrawlRunRecorder:
         health = monitor.result if monitor is not None and monitor.result else None
         if health is None:
             health = evaluate(stats, reason, self.crawler.settings)
-        status = "finished" if reason == "finished" and health["ok"] else "failed"
+        status = "finished" if clean_finish(reason, self.crawler.settings) and health["ok"] else "failed"
         values = {
             "finished_at": utcnow(),
             "status": status,

@@ -105,7 +105,11 @@ MONITORS: tuple[Monitor, ...] = (
     ),
     Monitor(
         "spooled",
-        lambda s, _r: (_int(s, key("store", "spooled_items")), 1),
+        # A watcher replays what it spooled once the database is back (spool_recovered).
+        lambda s, _r: (
+            max(0, _int(s, key("store", "spooled_items")) - _int(s, key("store", "spool_recovered"))),
+            1,
+        ),
         None,
         "{count} items spooled: database writes failed",
     ),
@@ -128,9 +132,16 @@ def monitors(settings: BaseSettings) -> list[Monitor]:
     ]
 
 
+def clean_finish(finish_reason: str, settings: BaseSettings) -> bool:
+    """Whether a run ended as it should: 'finished', or for a watcher also 'shutdown' (SIGTERM)."""
+    return finish_reason in settings.getlist("OILNEWS_CLEAN_FINISH_REASONS")
+
+
 def evaluate(stats: Stats, finish_reason: str, settings: BaseSettings) -> dict[str, Any]:
     if not settings.getbool("OILNEWS_HEALTH_ENABLED"):
         return {"ok": True, "failures": [], "checked": False}
+    if clean_finish(finish_reason, settings):
+        finish_reason = "finished"
     failures: list[str] = []
     for monitor in monitors(settings):
         observed = monitor.observe(stats, finish_reason)

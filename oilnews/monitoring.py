@@ -146,6 +146,10 @@ class Alerter:
                 return
             if not recovered:
                 return
+        await self.send(v)
+
+    async def send(self, v: Verdict) -> None:
+        """Deliver `v` on every configured channel; never raises (counted, logged)."""
         text = message(v, self._log_place())
         for channel, send in (("webhook", self._webhook), ("email", self._email)):
             if (channel == "webhook" and not self.webhook) or (channel == "email" and not self.email_to):
@@ -224,19 +228,18 @@ class MetricsFile:
         newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
         return float((datetime.now(UTC) - newest).total_seconds())
 
-    async def spider_closed(self, spider: Any, reason: str) -> None:
-        from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    async def newest_article_age(self) -> float | None:
+        try:
+            return await asyncio.to_thread(self._newest_article_age)
+        except Exception as error:  # the database may be what failed: the other figures still count
+            logger.warning("metrics: newest article age unknown: %s", first_line(error))
+            return None
 
+    async def spider_closed(self, spider: Any, reason: str) -> None:
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
         v = verdict(self.crawler, reason)
-        registry = CollectorRegistry()
-
-        try:
-            age = await asyncio.to_thread(self._newest_article_age)
-        except Exception as error:  # the database may be what failed: the other figures still count
-            logger.warning("metrics: newest article age unknown: %s", first_line(error))
-            age = None
+        age = await self.newest_article_age()
         start, end = stats.get("start_time"), stats.get("finish_time") or datetime.now(UTC)
         c = v.counts
         gauges: tuple[tuple[str, str, float | None], ...] = (
@@ -279,6 +282,13 @@ class MetricsFile:
             ),
             ("newest_article_age_seconds", "Age of the newest stored article (by publication time).", age),
         )
+        await self.write(gauges)
+
+    async def write(self, gauges: tuple[tuple[str, str, float | None], ...]) -> None:
+        """(name, help, value) as `oilnews_<name>` gauges, atomically; unknown values left out."""
+        from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+        registry = CollectorRegistry()
         for name, doc, value in gauges:
             if value is not None:  # unknown is left out, never written as 0
                 Gauge(f"oilnews_{name}", doc, registry=registry).set(value)

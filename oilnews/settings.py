@@ -85,6 +85,7 @@ EXTENSIONS = {
     "oilnews.monitoring.Alerter": 60,  # before the recorder: what it delivered is recorded
     "oilnews.extensions.CrawlRunRecorder": 100,
     "oilnews.monitoring.MetricsFile": 110,
+    "oilnews.heartbeat.WatchHeartbeat": 120,  # a watcher's (oilnews watch) only
     "oilnews.extensions.ProgressReporter": 200,
     "oilnews.distributed.RedisWorkerCoordinator": 300,
 }
@@ -109,6 +110,7 @@ OILNEWS_DB_AUTO_MIGRATE = True
 OILNEWS_DB_BATCH_SIZE = 250  # measured best for PostgreSQL here (100: 3k rows/s, 250: 11k, 1000: 7k)
 OILNEWS_DB_RETRIES = 5
 OILNEWS_DB_RETRY_BACKOFF = 0.5  # seconds, doubled per attempt
+OILNEWS_DB_FLUSH_SECONDS = 0.0  # > 0: a part-filled batch is written this often too (watch: 2)
 OILNEWS_SPOOL_DIR = os.environ.get("OILNEWS_SPOOL_DIR", "spool")
 
 # --- oilnews: item handling -----------------------------------------------------------------
@@ -132,6 +134,7 @@ OILNEWS_HEALTH_ENABLED = True
 OILNEWS_HEALTH_FIELDS = ["title", "body", "published_at", "authors"]
 OILNEWS_HEALTH_MAX_MISSING_SHARE = 0.10
 OILNEWS_HEALTH_MAX_ERROR_RATE = 0.05
+OILNEWS_CLEAN_FINISH_REASONS = ["finished"]  # the watch spider adds "shutdown" (SIGTERM, SIGINT)
 
 # --- oilnews: incremental crawling ---------------------------------------------------------
 OILNEWS_FULL = False  # true: download everything, ignore what is stored
@@ -145,6 +148,19 @@ OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was 
 # --- oilnews: the whole archive in slices (oilnews.backfill); off unless a month is given ----
 OILNEWS_BACKFILL_SINCE = ""  # "2011-01": every run also works on the archive from this month
 OILNEWS_BACKFILL_BUDGET_MINUTES = 20.0  # ... for at most this long, after the fresh news
+
+# --- oilnews: watch mode (`oilnews watch`, the `watch` spider; policy in oilnews.watch) --------
+# The real site's polite figures: at most ~1.5 requests a minute while nothing is published.
+OILNEWS_WATCH_MIN_SECONDS = 60.0  # never poll one source more often than this
+OILNEWS_WATCH_MAX_SECONDS = 180.0  # the RSS feed, when quiet, at least this often
+OILNEWS_WATCH_LISTING_MAX_SECONDS = 1200.0  # page 1 of each section, when quiet
+OILNEWS_WATCH_SITEMAP_MINUTES = 30.0  # the current month's sitemap: lastmod reveals edits; 0 = off
+OILNEWS_WATCH_TICKER_MINUTES = 15.0  # the price ticker; 0 = off
+OILNEWS_WATCH_REFRESH_MINUTES = 360.0  # articles in the refresh window fetched again; 0 = off
+OILNEWS_WATCH_MAX_MINUTES = 0.0  # end after this long (0: run until stopped)
+# crawl_runs.heartbeat_at, counts, the metrics file and outage alerts; the watch spider sets 30
+OILNEWS_WATCH_HEARTBEAT_SECONDS = 0.0
+OILNEWS_WATCH_ALERT_AFTER_MINUTES = 10.0  # an outage (every poll failing, or writes spooled) this long alerts
 
 # --- oilnews: distributed mode (scrapy-redis); off unless OILNEWS_REDIS_URL is set -----------
 OILNEWS_REDIS_URL = os.environ.get("OILNEWS_REDIS_URL", "")

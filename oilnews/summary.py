@@ -78,6 +78,13 @@ def summary_line(counts: dict[str, Any], seconds: float, healthy: bool, run_id: 
 
 
 STATUS_ORDER = ("running", "failed", "abandoned", "finished")  # a group shows the worst
+DEFAULT_HEARTBEAT_SECONDS = 30.0  # the watch spider's OILNEWS_WATCH_HEARTBEAT_SECONDS
+
+
+def stale_after(heartbeat_seconds: float) -> float:
+    """Seconds without a heartbeat after which a watcher counts as hung or gone: three missed
+    beats, and a few seconds for a beat held up by a slow database write."""
+    return 3 * heartbeat_seconds + 5
 
 
 @dataclass
@@ -93,6 +100,9 @@ class RunView:
     failures: list[str]
     group: str | None = None
     workers: list[str] = field(default_factory=list)
+    spider: str = "news"
+    heartbeat_at: datetime | None = None  # a watcher's last sign of life
+    heartbeat_seconds: float | None = None  # ... and how often it gives one
 
     @property
     def label(self) -> str:
@@ -100,7 +110,22 @@ class RunView:
 
     @property
     def seconds(self) -> float | None:
-        return (self.finished_at - self.started_at).total_seconds() if self.finished_at else None
+        """How long it ran; for a running watcher, up to its last heartbeat."""
+        end = self.finished_at or self.heartbeat_at
+        return (end - self.started_at).total_seconds() if end else None
+
+    def silent_for(self, now: datetime) -> float | None:
+        """Seconds since a running watcher's last heartbeat (or its start); None otherwise."""
+        if self.status != "running" or self.spider != "watch":
+            return None
+        return (now - (self.heartbeat_at or self.started_at)).total_seconds()
+
+    def stale(self, now: datetime) -> bool:
+        """A running watcher that has missed its heartbeats: hung or killed."""
+        silent = self.silent_for(now)
+        return silent is not None and silent > stale_after(
+            self.heartbeat_seconds or DEFAULT_HEARTBEAT_SECONDS
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,6 +136,8 @@ class RunView:
             "started_at": json_value(self.started_at),
             "finished_at": json_value(self.finished_at),
             "seconds": self.seconds,
+            "spider": self.spider,
+            "heartbeat_at": json_value(self.heartbeat_at),
             "status": self.status,
             "finish_reason": self.finish_reason,
             "counts": self.counts,
@@ -155,6 +182,9 @@ def run_views(rows: list[Any], by_worker: bool = False) -> list[RunView]:
                 failures=[f for m in members for f in (m.health or {}).get("failures") or []],
                 group=members[0].run_group,
                 workers=[m.worker for m in members if m.worker],
+                spider=members[0].spider,
+                heartbeat_at=max((m.heartbeat_at for m in members if m.heartbeat_at), default=None),
+                heartbeat_seconds=(members[0].health or {}).get("heartbeat_seconds"),
             )
         )
     return views
@@ -166,13 +196,24 @@ RUNS_HEADER = (
 )
 
 
-def runs_line(view: RunView) -> str:
+def watcher_state(view: RunView, now: datetime) -> str | None:
+    """How a running watcher is, in words; None for anything else."""
+    silent = view.silent_for(now)
+    if silent is None:
+        return None
+    if view.stale(now):
+        return f"watcher silent for {silent / 60:.0f} min: hung or killed"
+    return f"watching, heartbeat {silent:.0f}s ago"
+
+
+def runs_line(view: RunView, now: datetime | None = None) -> str:
     c = view.counts
+    state = watcher_state(view, now) if now is not None else None
     duration = f"{view.seconds:.0f}s" if view.seconds is not None else "-"
     return (
         f"{view.label:>7} {view.started_at:%Y-%m-%d %H:%M:%S} {duration:>8} {max(1, len(view.workers)):>7} "
         f"{view.status:9} {(view.finish_reason or '-'):12} {c.get('requests', 0):>8} "
         f"{c.get('articles_new', 0):>6} {c.get('articles_updated', 0):>7} {c.get('articles_unchanged', 0):>9} "
         f"{c.get('gone', 0):>5} {c.get('dropped', 0):>7} {c.get('errors', 0):>6}  "
-        + ("; ".join(view.failures) if view.failures else "ok")
+        + (state or ("; ".join(view.failures) if view.failures else "ok"))
     )

@@ -67,6 +67,34 @@ def crawl_command(site: str, db: str, *extra: str, tmp: Path | None = None, **se
     return crawl_argv(site, db, *extra, **settings)
 
 
+def watch_command(site: str, db: str, tmp: Path, *extra: str, **settings: Any) -> list[str]:
+    """argv of `oilnews watch --quiet` on `site` into `db`, polling on a fast clock (the replica
+    publishes every few seconds); keyword arguments become `-s NAME=VALUE`."""
+    fast = {
+        "OILNEWS_SPOOL_DIR": tmp / "spool",
+        "OILNEWS_WATCH_MIN_SECONDS": 1,
+        "OILNEWS_WATCH_MAX_SECONDS": 3,
+        "OILNEWS_WATCH_LISTING_MAX_SECONDS": 6,
+        "OILNEWS_WATCH_HEARTBEAT_SECONDS": 1,
+        "OILNEWS_RENDER": "false",
+        **settings,
+    }
+    options = [arg for name, value in fast.items() for arg in ("-s", f"{name}={value}")]
+    return [
+        sys.executable,
+        "-m",
+        "oilnews.cli",
+        "watch",
+        "--site",
+        site,
+        "--db",
+        db,
+        "--quiet",
+        *options,
+        *extra,
+    ]
+
+
 def crawl(
     site: str, db: str, *extra: str, tmp: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:

@@ -5,11 +5,16 @@ that still cannot be written is spooled to a JSON-lines file and replayed on the
 start, so a database outage loses nothing and the upserts make the replay idempotent.
 A permanent error (read-only, disk full, credentials revoked) also spools the batch, and
 then closes the spider: there is no point downloading pages that cannot be stored.
+
+With OILNEWS_DB_FLUSH_SECONDS (watch mode), a part-filled batch is written that often too, and
+after a write succeeds again the batches this process spooled are replayed at once: a watcher
+outlives a database restart without waiting for its own next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -100,7 +105,9 @@ class Batch:
 
 
 class StorePipeline:
-    def __init__(self, crawler: Crawler, batch_size: int, spool_dir: Path) -> None:
+    def __init__(
+        self, crawler: Crawler, batch_size: int, spool_dir: Path, flush_seconds: float = 0.0
+    ) -> None:
         self.crawler = crawler
         self.database = Database.of(crawler)
         self.stats: Any = crawler.stats
@@ -110,12 +117,21 @@ class StorePipeline:
         self.batch = Batch()
         self._lock = asyncio.Lock()
         self._closing: asyncio.Future[None] | None = None
+        self.flush_seconds = flush_seconds
+        self._timer: asyncio.Task[None] | None = None
+        self._stop_timer = asyncio.Event()
+        self._spooled_here = 0  # items this process spooled and has not replayed yet
         self.database.on_retry = lambda _error: self.stats.inc_value(key("store", "retries"))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         settings = crawler.settings
-        return cls(crawler, settings.getint("OILNEWS_DB_BATCH_SIZE"), Path(settings.get("OILNEWS_SPOOL_DIR")))
+        return cls(
+            crawler,
+            settings.getint("OILNEWS_DB_BATCH_SIZE"),
+            Path(settings.get("OILNEWS_SPOOL_DIR")),
+            settings.getfloat("OILNEWS_DB_FLUSH_SECONDS"),
+        )
 
     async def open_spider(self) -> None:
         try:
@@ -124,6 +140,21 @@ class StorePipeline:
         except DatabaseUnusable as error:
             self._unusable(error)
             raise CloseSpider(DATABASE_UNUSABLE_REASON) from None
+        if self.flush_seconds > 0:
+            self._timer = asyncio.ensure_future(self._flush_every(self.flush_seconds))
+
+    async def _flush_every(self, seconds: float) -> None:
+        # Stopped by an event, not cancelled: a cancel could land mid-write, after the commit
+        # and before the counts.
+        while not self._stop_timer.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_timer.wait(), timeout=seconds)
+            if self._stop_timer.is_set():
+                return
+            try:
+                await self.flush()
+            except Exception:  # flush spools what it cannot write; this is a bug, said once each
+                logger.exception("timed flush failed")
 
     def _unusable(self, error: DatabaseUnusable) -> None:
         if not self.stats.get_value(DATABASE_ERROR_KEY):
@@ -136,12 +167,17 @@ class StorePipeline:
         return item
 
     async def close_spider(self) -> None:
+        self._stop_timer.set()
+        if self._timer is not None:
+            await self._timer
         await self.flush()
 
     async def flush(self) -> None:
         async with self._lock:
             batch, self.batch = self.batch, Batch()
             if not len(batch):
+                if self._spooled_here and self.flush_seconds > 0 and self._closing is None:
+                    await self._recover()  # nothing new to write: is the database back?
                 return
             started = time.perf_counter()
             try:
@@ -163,6 +199,19 @@ class StorePipeline:
             self.stats.inc_value(key("store", "batches"))
             self.stats.inc_value(key("store", "seconds"), time.perf_counter() - started)
             self._count(result)
+            if self._spooled_here and self.flush_seconds > 0:
+                await self._recover()  # the database is back: what it missed goes in now
+
+    async def _recover(self) -> None:
+        """Replay this process's spooled batches once the database takes writes again."""
+        try:
+            await self._replay_spool()
+        except Exception as error:
+            logger.info("spooled batches not replayed yet: %s", first_line(error))
+            return
+        self.stats.inc_value(key("store", "spool_recovered"), self._spooled_here)
+        logger.warning("database writes work again: %d spooled items stored", self._spooled_here)
+        self._spooled_here = 0
 
     def _count(self, result: BatchResult) -> None:
         for name, value in (
@@ -188,6 +237,7 @@ class StorePipeline:
         with path.open("a", encoding="utf-8") as spool:
             spool.write(batch.dump() + "\n")
         self.stats.inc_value(key("store", "spooled_items"), len(batch))
+        self._spooled_here += len(batch)
         self.stats.inc_value(key("errors", "database"))
         logger.error(
             "database write failed, %d items spooled to %s for the next run: %s",

@@ -7,17 +7,23 @@ to an access log, so tests can prove what a crawl downloaded.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
+import socket
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from oilnews.dates import parse_http_date
 from oilnews.replica import pages
 from oilnews.replica.content import Catalogue
 from oilnews.replica.faults import Fault, serve_fault
@@ -47,6 +53,9 @@ class ReplicaState:
     sitemap_index_size: int = 0  # > 0: each monthly sitemap is an index naming this many sitemaps
     robots_status: int = 200
     fetches: Counter[str] = field(default_factory=Counter)  # per path, for churning pages
+    # ETag / Last-Modified on feeds, listings and sitemaps, and 304 to a request that names
+    # them, as a well-run news site (and its CDN) does. False: no validators at all.
+    validators: bool = True
 
     def record(self, method: str, path: str, status: int) -> None:
         with self.lock:
@@ -70,13 +79,47 @@ class ReplicaHandler(BaseHTTPRequestHandler):
         if fault is not None and fault.fires():
             self.server.state.record("GET", path, serve_fault(self, fault, path, body))
             return
-        self.server.state.record("GET", path, status)
         data = body.encode("utf-8")
+        validators = self._validators(path, data) if status == 200 else None
+        if validators is not None and self._not_modified(*validators):
+            self.server.state.record("GET", path, 304)
+            self.send_response(304)
+            self.send_header("ETag", validators[0])
+            self.send_header("Last-Modified", validators[1])
+            self.end_headers()
+            return
+        self.server.state.record("GET", path, status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        if validators is not None:
+            self.send_header("ETag", validators[0])
+            self.send_header("Last-Modified", validators[1])
         self.end_headers()
         self.wfile.write(data)
+
+    def _validators(self, path: str, data: bytes) -> tuple[str, str] | None:
+        """(ETag, Last-Modified) of a feed, listing or sitemap; None for other pages."""
+        state = self.server.state
+        if not state.validators or not (
+            path == RSS_PATH or _SITEMAP.match(path) or self._listing(path) is not None
+        ):
+            return None
+        cat = state.catalogue
+        changed = max(cat.published(max(0, cat.size - 1)), cat.edited_at if cat.edited else cat.epoch)
+        if path != RSS_PATH and not path.endswith(".xml"):
+            # the ticker in a listing's header moves every hour
+            changed = max(changed, datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+        etag = '"' + hashlib.sha1(data).hexdigest()[:20] + '"'
+        return etag, format_datetime(changed.replace(microsecond=0), usegmt=True)
+
+    def _not_modified(self, etag: str, last_modified: str) -> bool:
+        match = self.headers.get("If-None-Match")
+        if match is not None:  # RFC 9110 13.1.3: If-None-Match wins over If-Modified-Since
+            return etag in [tag.strip() for tag in match.split(",")] or match.strip() == "*"
+        since = parse_http_date(self.headers.get("If-Modified-Since"))
+        changed = parse_http_date(last_modified)
+        return since is not None and changed is not None and changed <= since
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -185,6 +228,25 @@ class ReplicaHTTPServer(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def drop_connections(self) -> None:
+        """Close every open client connection: a stopped replica is a site that is down, not
+        one still answering on the keep-alive connections of before."""
+        with self._connections_lock:
+            open_now = list(self.connections)
+        for connection in open_now:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gives up (timeouts, size limits: the tests provoke it) is not news.
         error = sys.exc_info()[1]
@@ -196,6 +258,8 @@ class ReplicaHTTPServer(ThreadingHTTPServer):
             raise ValueError("the replica listens on loopback only")
         super().__init__(address, ReplicaHandler)
         self.state = state
+        self.connections: set[Any] = set()  # open client sockets: keep-alive outlives shutdown()
+        self._connections_lock = threading.Lock()
         host, port = str(self.server_address[0]), int(self.server_address[1])
         self.base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -214,6 +278,8 @@ class ReplicaServer:
         self.state = ReplicaState(Catalogue(size=articles, **catalogue), access_log=access_log)
         self.httpd = ReplicaHTTPServer((host, port), self.state)
         self._thread: threading.Thread | None = None
+        self._publisher: threading.Thread | None = None
+        self._publisher_stop = threading.Event()
 
     @property
     def url(self) -> str:
@@ -236,14 +302,53 @@ class ReplicaServer:
             js_every=old.js_every,
         )
 
+    def publish_every(self, seconds: float, until: float | None = None) -> None:
+        """The site publishes on a clock: one new article every `seconds`, dated the moment it
+        appears (at the top of the RSS feed and on page 1 of its section), until `until`
+        (time.time()) if given. The articles already there are re-dated one `seconds` apart,
+        the newest now, so the catalogue stays one arithmetic series."""
+        if seconds <= 0:
+            raise ValueError("publish_every: seconds must be > 0")
+        step = timedelta(seconds=seconds)
+        first = self.state.catalogue.size
+        started = time.time()
+        old = self.state.catalogue
+        epoch = datetime.fromtimestamp(started, UTC) - (first - 1) * step
+        self.state.catalogue = Catalogue(
+            size=first,
+            edited=old.edited,
+            epoch=epoch,
+            step=step,
+            sections=old.sections,
+            seed=old.seed,
+            js_every=old.js_every,
+        )
+        self._publisher_stop.clear()
+
+        def publish() -> None:
+            published = 0
+            while True:
+                due = started + (published + 1) * seconds
+                if until is not None and due > until:
+                    return
+                if self._publisher_stop.wait(max(0.0, due - time.time())):
+                    return
+                published += 1
+                self.publish(first + published)
+
+        self._publisher = threading.Thread(target=publish, name="replica-publisher", daemon=True)
+        self._publisher.start()
+
     def start(self) -> ReplicaServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="replica", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        self._publisher_stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.httpd.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -166,6 +166,8 @@ class CrawlRun(Base):
     site_url: Mapped[str] = mapped_column(String(2048))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A watcher's last sign of life (every OILNEWS_WATCH_HEARTBEAT_SECONDS); empty for a crawl.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(32), default="running")
     finish_reason: Mapped[str | None] = mapped_column(String(64))
     counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -218,7 +218,7 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
             timeout=300,
         )
         assert deployed.returncode == 0, deployed.stderr
-        assert '"status": "ok"' in deployed.stdout and '"spiders": 1' in deployed.stdout, deployed.stdout
+        assert '"status": "ok"' in deployed.stdout and '"spiders": 2' in deployed.stdout, deployed.stdout
 
         schedule = [str(ROOT / "deploy" / "scrapyd" / "schedule"), f"site={replica.url}"]
         first = subprocess.run(
@@ -257,15 +257,37 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
         while not any(j["id"] == job for j in _call(url, "listjobs.json?project=oilnews", auth)["finished"]):
             assert time.monotonic() < deadline, "the scrapyd job did not finish"
             time.sleep(1)
+
+        # The watcher as a scrapyd job, bounded by max_minutes.
+        watcher = subprocess.run(
+            [str(BIN / "oilnews"), "schedule", "--spider", "watch", f"site={replica.url}", "max_minutes=0.2"],
+            env=scrapyd_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert watcher.returncode == 0, watcher.stderr
+        watch_job = watcher.stdout.strip()
+        deadline = time.monotonic() + 120
+        while not any(
+            j["id"] == watch_job for j in _call(url, "listjobs.json?project=oilnews", auth)["finished"]
+        ):
+            assert time.monotonic() < deadline, "the scrapyd watch job did not finish"
+            time.sleep(1)
     finally:
         daemon.terminate()
         daemon.wait(timeout=30)
     log = next((tmp_path / "logs").rglob(f"{job}.log")).read_text()
     assert "'finish_reason': 'finished'" in log, log[-3000:]
     assert query(sqlite_url, "select count(*) from articles")[0][0] == 300
-    (run,) = query(sqlite_url, "select status, site_url from crawl_runs")
-    assert (run.status, run.site_url) == ("finished", replica.url)
+    news, watched = query(
+        sqlite_url, "select spider, status, site_url, heartbeat_at from crawl_runs order by id"
+    )
+    assert (news.spider, news.status, news.site_url) == ("news", "finished", replica.url)
+    assert (watched.spider, watched.status) == ("watch", "finished")
     assert "s3cret-pass" not in log
+    watch_log = next((tmp_path / "logs").rglob(f"{watch_job}.log")).read_text()
+    assert "OILNEWS_WATCH_MAX_MINUTES reached" in watch_log and "'finish_reason': 'finished'" in watch_log
 
 
 def test_schedule_without_scrapyd_names_the_url() -> None:
@@ -281,33 +303,41 @@ def test_schedule_without_scrapyd_names_the_url() -> None:
 
 def test_systemd_units_verify_and_are_sandboxed(tmp_path: Path) -> None:
     """`systemd-analyze verify` on the units with this checkout's paths; the exposure score the
-    deploy README states. (Offline: no systemd needs to run here.)"""
+    deploy README states for each service. (Offline: no systemd needs to run here.)"""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         unavailable("systemd-analyze is not installed (apt-get install systemd)")
     units = ROOT / "deploy" / "systemd"
     env_file = tmp_path / "env"
     env_file.write_text("OILNEWS_DATABASE_URL=sqlite:////var/lib/oilnews/oilnews.db\n")
-    service = (units / "oilnews-crawl.service").read_text()
-    (tmp_path / "oilnews-crawl.service").write_text(
-        service.replace("/opt/oilnews", str(ROOT)).replace("/etc/oilnews/env", str(env_file))
-    )
+    services = ("oilnews-crawl.service", "oilnews-watch.service")
+    for name in services:
+        text = (units / name).read_text()
+        (tmp_path / name).write_text(
+            text.replace("/opt/oilnews", str(ROOT)).replace("/etc/oilnews/env", str(env_file))
+        )
     shutil.copy(units / "oilnews-crawl.timer", tmp_path)
     verify = subprocess.run(
-        [analyze, "verify", str(tmp_path / "oilnews-crawl.service"), str(tmp_path / "oilnews-crawl.timer")],
+        [analyze, "verify", *(str(tmp_path / name) for name in (*services, "oilnews-crawl.timer"))],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert verify.returncode == 0 and verify.stdout == verify.stderr == "", verify.stderr
-    security = subprocess.run(
-        [analyze, "security", "--offline=true", str(units / "oilnews-crawl.service")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout).group(1))  # type: ignore[union-attr]
     stated = (ROOT / "deploy" / "README.md").read_text()
-    assert f"**{score:.1f} OK**" in stated, f"deploy/README.md must state the score {score}"
-    assert score <= 2.0
-    assert "UMask=0027" in service and "TimeoutStartSec=12h" in service
+    for name in services:
+        security = subprocess.run(
+            [analyze, "security", "--offline=true", str(units / name)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        score = float(re.search(r"Overall exposure level for \S+: ([\d.]+)", security.stdout).group(1))  # type: ignore[union-attr]
+        assert f"`{name}`: **{score:.1f} OK**" in stated, (
+            f"deploy/README.md must state the score {score} of {name}"
+        )
+        assert score <= 2.0
+    crawl = (units / "oilnews-crawl.service").read_text()
+    assert "UMask=0027" in crawl and "TimeoutStartSec=12h" in crawl
+    watch = (units / "oilnews-watch.service").read_text()
+    assert "Restart=on-failure" in watch and "UMask=0027" in watch and "oilnews watch" in watch
