@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ["incremental", "parse", "dbwrite", "throughput", "memory", "distributed", "render", "dataout"]
+BENCHMARKS = [
+    "incremental",
+    "parse",
+    "dbwrite",
+    "throughput",
+    "memory",
+    "distributed",
+    "render",
+    "dataout",
+    "watch",
+]
 
 
 def main(names: list[str]) -> int:

@@ -302,39 +302,41 @@ class ReplicaServer:
             js_every=old.js_every,
         )
 
-    def publish_every(self, seconds: float, until: float | None = None) -> None:
+    def publish_every(self, seconds: float, until: float | None = None, redate: bool = True) -> None:
         """The site publishes on a clock: one new article every `seconds`, dated the moment it
         appears (at the top of the RSS feed and on page 1 of its section), until `until`
-        (time.time()) if given. The articles already there are re-dated one `seconds` apart,
-        the newest now, so the catalogue stays one arithmetic series."""
+        (time.time()) if given. `redate`: the articles already there are dated one `seconds`
+        apart, the newest now; else the catalogue's own dates are the clock (a catalogue dated
+        so already, whose next article may be due at once)."""
         if seconds <= 0:
             raise ValueError("publish_every: seconds must be > 0")
         step = timedelta(seconds=seconds)
-        first = self.state.catalogue.size
-        started = time.time()
         old = self.state.catalogue
-        epoch = datetime.fromtimestamp(started, UTC) - (first - 1) * step
-        self.state.catalogue = Catalogue(
-            size=first,
-            edited=old.edited,
-            epoch=epoch,
-            step=step,
-            sections=old.sections,
-            seed=old.seed,
-            js_every=old.js_every,
-        )
+        if redate or old.step != step:
+            epoch = datetime.now(UTC) - (old.size - 1) * step
+            self.state.catalogue = Catalogue(
+                size=old.size,
+                edited=old.edited,
+                epoch=epoch,
+                step=step,
+                sections=old.sections,
+                seed=old.seed,
+                js_every=old.js_every,
+            )
+        self._publisher_stop.set()  # one clock at a time
+        if self._publisher is not None:
+            self._publisher.join(timeout=5)
         self._publisher_stop.clear()
 
         def publish() -> None:
-            published = 0
             while True:
-                due = started + (published + 1) * seconds
+                size = self.state.catalogue.size
+                due = self.state.catalogue.published(size).timestamp()
                 if until is not None and due > until:
                     return
                 if self._publisher_stop.wait(max(0.0, due - time.time())):
                     return
-                published += 1
-                self.publish(first + published)
+                self.publish(size + 1)
 
         self._publisher = threading.Thread(target=publish, name="replica-publisher", daemon=True)
         self._publisher.start()
