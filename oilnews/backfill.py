@@ -104,6 +104,9 @@ class Backfill:
     def spider_idle(self, spider: Any) -> None:
         if self.exhausted:
             return
+        scheduler = self.crawler.engine.scheduler
+        if scheduler is not None and scheduler.has_pending_requests():
+            return  # the spider's own idle handler found more fresh work (its deferred links)
         now = time.monotonic()
         if self.started is None:
             self.started = self._mark = now

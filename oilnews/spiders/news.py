@@ -8,13 +8,14 @@ oilnews.known.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-from scrapy import Request, Spider
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -55,6 +56,12 @@ FOLLOW_KINDS = frozenset(
 # article is reached at hop 0 or 1, and its links are followed even with a small hop limit.
 LISTED_PRIORITY = 10
 LISTING_PRIORITY = 5
+# Articles found only through links wait as bare URLs (about 150 bytes each) rather than as
+# Requests (about 2 KB each, with their meta, headers and callbacks): handed to the scheduler
+# FRONTIER_CHUNK at a time whenever it holds fewer than FRONTIER_LOW requests. On a replica of
+# 30,000 articles the scheduler had held 22,000 link Requests at its peak (issue 15).
+FRONTIER_LOW = 1000
+FRONTIER_CHUNK = 500
 CHART_READY = "#chart-data tr"  # what the rendered chart page shows once its script has run
 
 
@@ -71,6 +78,7 @@ class NewsSpider(Spider):
         # they name before those freeze, so every component reads one value.
         config.apply_spider_arguments(crawler.settings, kwargs)
         spider: NewsSpider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
     def _configure(self) -> None:
@@ -101,6 +109,10 @@ class NewsSpider(Spider):
         self._requested: set[str] = set()  # article URLs requested this run
         self._skipped: set[str] = set()  # ... and those decided against
         self._listed: set[str] = set()  # article URLs the listing pages named
+        # Linked articles to request, by hops; with a shared frontier (Redis) the scheduler's
+        # queue is not in this process's memory, and every worker must see the links at once.
+        self._links: list[deque[str]] = [deque() for _ in range(self.max_hops + 1)]
+        self._defer_links = not settings.get("OILNEWS_REDIS_URL")
 
     # -- requests ---------------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Request]:
@@ -153,15 +165,22 @@ class NewsSpider(Spider):
         )
 
     def article_request(self, url: str, hops: int, modified_at: datetime | None = None) -> Request | None:
+        return self._article_request(url, hops) if self._wanted(url, modified_at) else None
+
+    def _wanted(self, url: str, modified_at: datetime | None = None) -> bool:
+        """Whether to request this article (once per URL and run; marked requested if so)."""
         # Each article page links ~25 others, mostly seen already: deciding once per URL here
         # spares Scrapy a Request, a fingerprint, two signals and a dupefilter lookup each.
         # A stored article skipped once is skipped again, unless a sitemap now says it changed.
         if url in self._requested or (modified_at is None and url in self._skipped):
-            return None
+            return False
         if not is_article_url(url, self.site_url) or not self.known.should_fetch(url, modified_at):
             self._skipped.add(url)
-            return None
+            return False
         self._requested.add(url)
+        return True
+
+    def _article_request(self, url: str, hops: int) -> Request:
         return Request(
             url,
             callback=self.parse_article,
@@ -304,15 +323,39 @@ class NewsSpider(Spider):
             return
         followed = 0
         for link in item.links:
-            if link.kind in FOLLOW_KINDS:
-                request = self.article_request(link.url, hops + 1)
-                if request is not None:
-                    yield request
-                    followed += 1
-                    if followed >= self.max_follow:
-                        # A real page links ~30 articles; thousands mean a hostile or broken page.
-                        self.crawler.stats.inc_value(key("links", "follow_capped"))
-                        break
+            if link.kind in FOLLOW_KINDS and self._wanted(link.url):
+                if self._defer_links:
+                    self._links[hops + 1].append(link.url)
+                else:
+                    yield self._article_request(link.url, hops + 1)
+                followed += 1
+                if followed >= self.max_follow:
+                    # A real page links ~30 articles; thousands mean a hostile or broken page.
+                    self.crawler.stats.inc_value(key("links", "follow_capped"))
+                    break
+        yield from self.linked_requests()
+
+    def linked_requests(self, force: bool = False) -> Iterator[Request]:
+        """Deferred links as Requests, nearest hop first, while the scheduler runs low (or
+        `force`: it is empty and the spider idle)."""
+        scheduler = self.crawler.engine.scheduler
+        queued = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
+        if not force and queued >= FRONTIER_LOW:
+            return
+        budget = FRONTIER_CHUNK
+        for hops, urls in enumerate(self._links):
+            while urls and budget:
+                budget -= 1
+                yield self._article_request(urls.popleft(), hops)
+
+    def spider_idle(self) -> None:
+        # Safety net: the callbacks refill the scheduler before it runs dry; a run whose last
+        # responses were errors or listings gets the rest of its links here.
+        requests = list(self.linked_requests(force=True))
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
 
     def parse_chart(self, response: Response) -> Iterator[Any]:
         quotes = parse_chart(response)  # type: ignore[arg-type]
@@ -340,8 +383,9 @@ class NewsSpider(Spider):
         record_skip(self.crawler.stats, response.url, reason)
         return False
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[Request]:
         failures.record(self.crawler.stats, failure)
         request = getattr(failure, "request", None)
         if self.backfill is not None and request is not None and failures.classify(failure)[0] == "gone":
             self.backfill.gone(request.url)  # a deleted article does not hold its month open
+        yield from self.linked_requests()

@@ -143,15 +143,20 @@ class WatchSpider(NewsSpider):
             dont_filter=refetch,
         )
 
-    def article_request(self, url: str, hops: int, modified_at: datetime | None = None) -> Request | None:
-        """An article not stored and not requested yet; or a stored one a sitemap says changed."""
+    def _wanted(self, url: str, modified_at: datetime | None = None) -> bool:
+        """An article neither stored nor requested yet (listed, or linked from a new one)."""
         if not is_article_url(url, self.site_url):
-            return None
+            return False
+        if url in self.known.articles or url in self._first_seen:
+            self.crawler.stats.inc_value(key("skipped", "known"))
+            return False
+        self._first_seen[url] = datetime.now(UTC)
+        self.crawler.stats.inc_value(key("watch", "new_listed"))
+        return True
+
+    def article_request(self, url: str, hops: int, modified_at: datetime | None = None) -> Request | None:
+        """A new article; or a stored one whose sitemap lastmod is newer than our last look."""
         known = self.known.articles.get(url)
-        if known is None and url not in self._first_seen:
-            self._first_seen[url] = datetime.now(UTC)
-            self.crawler.stats.inc_value(key("watch", "new_listed"))
-            return self._article(url)
         seen = max(
             (t for t in (known.last_seen_at if known else None, self._refetched.get(url)) if t is not None),
             default=None,
@@ -160,8 +165,10 @@ class WatchSpider(NewsSpider):
             self._refetched[url] = datetime.now(UTC)
             self.crawler.stats.inc_value(key("refresh", "modified"))
             return self._article(url, refetch=True)
-        self.crawler.stats.inc_value(key("skipped", "known"))
-        return None
+        return self._article(url) if self._wanted(url) else None
+
+    def _article_request(self, url: str, hops: int) -> Request:
+        return self._article(url)
 
     # -- callbacks --------------------------------------------------------------------------
     def parse_watched(self, response: Response) -> Iterator[Any]:

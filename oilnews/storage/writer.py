@@ -8,16 +8,18 @@ batch figure for multi-row statements).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, delete, func, or_, select, text, update
+from sqlalchemy import Connection, any_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from oilnews.dates import json_value
 from oilnews.storage.models import (
+    UTCDateTime,
     aliases_table,
     article_authors_table,
     articles_table,
@@ -48,6 +50,23 @@ ARTICLE_FIELDS = (
 )
 # Fields whose change makes a new version (the hash covers title and body; these too).
 VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
+_UPSERT_COLUMNS = (*ARTICLE_FIELDS, "version", "first_seen_at", "last_seen_at", "changed_at")
+_UPDATED_ON_CONFLICT = tuple(c for c in _UPSERT_COLUMNS if c not in ("url", "first_seen_at"))
+# PostgreSQL array types of the columns that are not text, for the unnest() upsert.
+_ARRAY_TYPES = {
+    "authors": "jsonb",
+    "keywords": "jsonb",
+    "summary": "jsonb",
+    "published_at": "timestamptz",
+    "modified_at": "timestamptz",
+    "first_seen_at": "timestamptz",
+    "last_seen_at": "timestamptz",
+    "changed_at": "timestamptz",
+    "is_premium": "boolean",
+    "version": "integer",
+}
+# What the writer reads of every stored row of a batch.
+_STATE_COLUMNS = ("id", "url", "content_hash", "version", "first_seen_at", "last_seen_at")
 
 
 def insert_for(conn: Connection, table: Any) -> Any:
@@ -79,6 +98,19 @@ def chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
         yield rows[start : start + size]
 
 
+def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any]:
+    """WHERE clauses matching `column` against `values`: on PostgreSQL one `= ANY(array)`
+    (one statement text whatever the count, so psycopg prepares it once; an IN list of 250
+    parameters was parsed again on every batch), elsewhere IN lists of at most 500."""
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+        return
+    for chunk in chunks(values, 500):
+        yield column.in_(chunk)
+
+
 def write_batch(
     conn: Connection,
     articles: Sequence[dict[str, Any]],
@@ -104,19 +136,29 @@ def write_batch(
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK_ID})
     by_url = {a["url"]: a for a in articles}  # a URL twice in one batch: the last wins
     if by_url:
-        existing = {
-            row.url: row
-            for chunk in chunks(list(by_url), 500)
-            for row in conn.execute(select(table).where(table.c.url.in_(chunk)))
-        }
-        fresh_hashes = list({a["content_hash"] for url, a in by_url.items() if url not in existing})
-        stored_by_hash = {
-            row.content_hash: row.url
-            for chunk in chunks(fresh_hashes, 500)
-            for row in conn.execute(
-                select(table.c.url, table.c.content_hash).where(table.c.content_hash.in_(chunk))
+        # What is needed of every stored row; the full old row only for those that changed.
+        # One query for the batch's stored rows and for any stored row with the same content.
+        urls, hashes = list(by_url), list({a["content_hash"] for a in by_url.values()})
+        state = select(*(table.c[c] for c in _STATE_COLUMNS))
+        if conn.dialect.name == "postgresql":
+            (by_urls,), (by_hashes,) = (
+                one_of(conn, table.c.url, urls),
+                one_of(conn, table.c.content_hash, hashes),
             )
-        }
+            stored = list(conn.execute(state.where(or_(by_urls, by_hashes))))
+        else:
+            stored = [
+                row for where in one_of(conn, table.c.url, urls) for row in conn.execute(state.where(where))
+            ]
+            stored += [
+                row
+                for where in one_of(conn, table.c.content_hash, hashes)
+                for row in conn.execute(state.where(where))
+            ]
+        existing = {hit.url: hit for hit in stored if hit.url in by_url}
+        stored_by_hash: dict[str, str] = {}
+        for hit in stored:
+            stored_by_hash.setdefault(hit.content_hash, hit.url)
         aliases = list(aliases)
         for url in [u for u in by_url if u not in existing]:
             original = stored_by_hash.get(by_url[url]["content_hash"])
@@ -130,6 +172,11 @@ def write_batch(
             if url in by_url and old.content_hash != by_url[url]["content_hash"]
         ]
         recent = _recent_versions(conn, changed, now) if max_versions_per_day and changed else {}
+        before = {
+            row.id: row
+            for where in one_of(conn, table.c.id, changed)
+            for row in conn.execute(select(table.c.id, *(table.c[f] for f in VERSIONED_FIELDS)).where(where))
+        }
         upserts: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
         for url, article in by_url.items():
@@ -168,35 +215,41 @@ def write_batch(
                         "version": old.version,
                         "content_hash": old.content_hash,
                         "seen_at": old.last_seen_at,
-                        "fields": {k: json_value(getattr(old, k)) for k in VERSIONED_FIELDS},
+                        "fields": {k: json_value(getattr(before[old.id], k)) for k in VERSIONED_FIELDS},
                     }
                 )
             else:
                 result.unchanged.append(url)
+        ids = {url: old.id for url, old in existing.items() if url in by_url}
         if upserts:
             stmt = insert_for(conn, table)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["url"],
-                set_={
-                    k: stmt.excluded[k]
-                    for k in (*ARTICLE_FIELDS[1:], "version", "last_seen_at", "changed_at")
-                },
+                set_={k: stmt.excluded[k] for k in _UPDATED_ON_CONFLICT},
             )
-            conn.execute(stmt, upserts)
+            if conn.dialect.name == "postgresql":
+                _upsert_postgres(conn, upserts)
+                # Ids only of the new rows that have links or authors to write under them.
+                wanted = [
+                    u["url"] for u in upserts if u["url"] not in ids and _has_children(by_url[u["url"]])
+                ]
+                ids.update(
+                    (row.url, row.id)
+                    for where in one_of(conn, table.c.url, wanted)
+                    for row in conn.execute(select(table.c.id, table.c.url).where(where))
+                )
+            else:
+                # SQLite: RETURNING gives the new rows' ids, no SELECT of them afterwards.
+                returned = conn.execute(stmt.returning(table.c.id, table.c.url), upserts)
+                ids.update((row.url, row.id) for row in returned)
         if versions:
             vstmt = insert_for(conn, versions_table).on_conflict_do_nothing()
             conn.execute(vstmt, versions)
-        if result.unchanged:
-            for chunk in chunks(result.unchanged, 500):
-                conn.execute(update(table).where(table.c.url.in_(chunk)).values(last_seen_at=now))
-
-        ids = {
-            row.url: row.id
-            for chunk in chunks(list(by_url), 500)
-            for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
-        }
-        result.links = _write_links(conn, by_url, ids)
-        result.authors = _write_authors(conn, by_url, ids, now)
+        for where in one_of(conn, table.c.url, result.unchanged):
+            conn.execute(update(table).where(where).values(last_seen_at=now))
+        stored_before = {old.id for old in existing.values()}  # only these can have old links
+        result.links = _write_links(conn, by_url, ids, stored_before)
+        result.authors = _write_authors(conn, by_url, ids, now, stored_before)
     if aliases:
         result.aliases = _write_aliases(conn, aliases, now)
     if quotes:
@@ -208,15 +261,40 @@ def write_batch(
     return result
 
 
+def _upsert_postgres(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """The batch's articles in one INSERT ... SELECT FROM unnest(column arrays) ON CONFLICT
+    DO UPDATE: one statement and one round trip where an executemany pipelines 250, and no
+    SQLAlchemy parameter processing per row (measured here: 1.18 s against 1.28 s for 5,000
+    articles in batches of 250)."""
+    dialect = conn.dialect
+    utc = UTCDateTime()
+    columns: list[list[Any]] = []
+    for name in _UPSERT_COLUMNS:
+        kind = _ARRAY_TYPES.get(name, "text")
+        values = [row.get(name) for row in rows]
+        if kind == "jsonb":
+            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+        elif kind == "timestamptz":
+            values = [utc.process_bind_param(v, dialect) for v in values]
+        columns.append(values)
+    arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(name, 'text')}[]" for name in _UPSERT_COLUMNS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATED_ON_CONFLICT)
+    conn.exec_driver_sql(
+        f"INSERT INTO {articles_table.name} ({', '.join(_UPSERT_COLUMNS)}) "
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT (url) DO UPDATE SET {updates}",
+        tuple(columns),
+    )
+
+
 def _recent_versions(conn: Connection, article_ids: list[int], now: datetime) -> dict[int, int]:
     """How many versions each article made in the 24 hours before `now`."""
     table = versions_table
     since = now - timedelta(days=1)
     counts: dict[int, int] = {}
-    for chunk in chunks(article_ids, 500):
+    for where in one_of(conn, table.c.article_id, article_ids):
         query = (
             select(table.c.article_id, func.count())
-            .where(table.c.article_id.in_(chunk), table.c.seen_at >= since)
+            .where(where, table.c.seen_at >= since)
             .group_by(table.c.article_id)
         )
         counts.update({article_id: int(n) for article_id, n in conn.execute(query)})
@@ -230,8 +308,8 @@ def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: dat
     targets = list({a["url"] for a in aliases})
     ids = {
         row.url: row.id
-        for chunk in chunks(targets, 500)
-        for row in conn.execute(select(table.c.id, table.c.url).where(table.c.url.in_(chunk)))
+        for where in one_of(conn, table.c.url, targets)
+        for row in conn.execute(select(table.c.id, table.c.url).where(where))
     }
     rows = [
         {"article_id": ids[a["url"]], "url": a["alias"], "first_seen_at": now}
@@ -244,8 +322,17 @@ def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: dat
     return 0
 
 
+def _has_children(article: dict[str, Any]) -> bool:
+    """Whether an article brings rows that hang off its id (links, authors)."""
+    return bool(article.get("links") or article.get("author_profiles"))
+
+
 def _write_authors(
-    conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int], now: datetime
+    conn: Connection,
+    by_url: dict[str, dict[str, Any]],
+    ids: dict[str, int],
+    now: datetime,
+    stored_before: set[int],
 ) -> int:
     """Author boxes into `authors` (keyed by profile URL; name, bio and avatar updated when they
     change) and the article's authors into `article_authors`, as last seen."""
@@ -282,24 +369,29 @@ def _write_authors(
     written = len(conn.execute(stmt.returning(table.c.id), rows).all())
     author_ids = {
         row.profile_url: row.id
-        for chunk in chunks(list(profiles), 500)
-        for row in conn.execute(select(table.c.id, table.c.profile_url).where(table.c.profile_url.in_(chunk)))
+        for where in one_of(conn, table.c.profile_url, list(profiles))
+        for row in conn.execute(select(table.c.id, table.c.profile_url).where(where))
     }
     link = article_authors_table
-    article_ids = list({article_id for article_id, _ in pairs})
-    for chunk in chunks(article_ids, 500):
-        conn.execute(delete(link).where(link.c.article_id.in_(chunk)))
+    stale = list({article_id for article_id, _ in pairs if article_id in stored_before})
+    for where in one_of(conn, link.c.article_id, stale):
+        conn.execute(delete(link).where(where))
     links = [{"article_id": a, "author_id": author_ids[p]} for a, p in dict.fromkeys(pairs)]
     conn.execute(insert_for(conn, link).on_conflict_do_nothing(), links)
     return written
 
 
-def _write_links(conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int]) -> int:
-    """The links of a page as last seen: sidebars rotate, so replace rather than accumulate."""
+def _write_links(
+    conn: Connection, by_url: dict[str, dict[str, Any]], ids: dict[str, int], stored_before: set[int]
+) -> int:
+    """The links of a page as last seen: sidebars rotate, so replace rather than accumulate
+    (a page stored for the first time has none to replace)."""
     table = links_table
-    article_ids = [ids[url] for url, a in by_url.items() if a.get("links") is not None]
-    for chunk in chunks(article_ids, 500):
-        conn.execute(delete(table).where(table.c.article_id.in_(chunk)))
+    article_ids = [
+        ids[url] for url, a in by_url.items() if a.get("links") is not None and ids.get(url) in stored_before
+    ]
+    for where in one_of(conn, table.c.article_id, article_ids):
+        conn.execute(delete(table).where(where))
     rows = [
         (ids[url], link["url"], link["kind"], link.get("title") or "")
         for url, article in by_url.items()
