@@ -119,6 +119,7 @@ class StorePipeline:
         self._closing: asyncio.Future[None] | None = None
         self.flush_seconds = flush_seconds
         self._timer: asyncio.Task[None] | None = None
+        self._writing: asyncio.Future[None] | None = None  # the batch being written
         self._stop_timer = asyncio.Event()
         self._spooled_here = 0  # items this process spooled and has not replayed yet
         self.database.on_retry = lambda _error: self.stats.inc_value(key("store", "retries"))
@@ -163,18 +164,30 @@ class StorePipeline:
 
     async def process_item(self, item: Any) -> Any:
         if self.batch.add(item) and len(self.batch) >= self.batch_size:
-            await self.flush()
+            # The full batch is written while the next one fills, so parsing goes on during
+            # the database's work; at most one batch waits for the one being written.
+            if self._writing is not None:
+                await self._writing
+            if len(self.batch) >= self.batch_size:  # not taken by another item meanwhile
+                batch, self.batch = self.batch, Batch()  # taken now: batch_size items a batch
+                self._writing = asyncio.ensure_future(self._write(batch))
         return item
 
     async def close_spider(self) -> None:
         self._stop_timer.set()
         if self._timer is not None:
             await self._timer
+        if self._writing is not None:
+            await self._writing
         await self.flush()
 
     async def flush(self) -> None:
-        async with self._lock:
-            batch, self.batch = self.batch, Batch()
+        """Write what the current batch holds (taken now; written after the batch before it)."""
+        batch, self.batch = self.batch, Batch()
+        await self._write(batch)
+
+    async def _write(self, batch: Batch) -> None:
+        async with self._lock:  # FIFO: batches are written in the order they were taken
             if not len(batch):
                 if self._spooled_here and self.flush_seconds > 0 and self._closing is None:
                     await self._recover()  # nothing new to write: is the database back?

@@ -338,7 +338,10 @@ class NewsSpider(Spider):
     def linked_requests(self, force: bool = False) -> Iterator[Request]:
         """Deferred links as Requests, nearest hop first, while the scheduler runs low (or
         `force`: it is empty and the spider idle)."""
-        scheduler = self.crawler.engine.scheduler
+        try:
+            scheduler = self.crawler.engine.scheduler
+        except RuntimeError:  # no engine: a page parsed outside a crawl (the unit tests)
+            scheduler = None
         queued = len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else 0
         if not force and queued >= FRONTIER_LOW:
             return
@@ -383,9 +386,9 @@ class NewsSpider(Spider):
         record_skip(self.crawler.stats, response.url, reason)
         return False
 
-    def on_error(self, failure: Failure) -> Iterator[Request]:
+    def on_error(self, failure: Failure) -> list[Request]:
         failures.record(self.crawler.stats, failure)
         request = getattr(failure, "request", None)
         if self.backfill is not None and request is not None and failures.classify(failure)[0] == "gone":
             self.backfill.gone(request.url)  # a deleted article does not hold its month open
-        yield from self.linked_requests()
+        return list(self.linked_requests())  # the scheduler may have run low meanwhile

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -60,6 +61,7 @@ class Database:
         self.auto_migrate = auto_migrate and not read_only
         self.read_only = read_only
         self._engine: Engine | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self.on_retry: Callable[[BaseException], None] | None = None
         # Components open in parallel threads: one engine, one migration. SQLite has one
         # writer anyway, so its transactions are serialised here rather than by lock errors.
@@ -145,7 +147,12 @@ class Database:
             raise
 
     async def run(self, work: Callable[[Connection], T]) -> T:
-        return await asyncio.to_thread(self.transaction, work)
+        # One thread for all of a crawl's database work, not asyncio's pool of several: glibc
+        # gives each thread that allocates its own malloc arena, and the arenas of a long
+        # crawl's writer threads held memory that was never given back (issue 15).
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oilnews-db")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.transaction, work)
 
     def check_writable(self) -> None:
         """Connect, migrate and try a write (rolled back): a crawl fails here, at once, on a
@@ -163,6 +170,9 @@ class Database:
             raise unusable(error, self.url) from error
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
