@@ -8,6 +8,7 @@ of oilnews.errors.ExitCode (the table in README.md); never a traceback unless as
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -689,5 +690,19 @@ def main(argv: list[str] | None = None) -> int:
         return int(ExitCode.INTERNAL)
 
 
+def run() -> NoReturn:
+    """The `oilnews` command: main(), then out without Python's teardown. After a crawl that
+    teardown freed every object of the run one by one: 2 s of a 6.5 s rerun over 100,000
+    stored articles (issue 15). Everything is closed by then; streams and logs are flushed."""
+    import logging
+
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a reader gone (export | head), a closed stream
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -162,3 +162,10 @@ def test_upgrades_keep_every_alias_link_and_version(sqlite_url: str) -> None:
     assert [h.id for h in hits] == [1]
     assert counts == [1, 1, 1]
     assert str(changed).startswith("2026-01-01 12:00:00")  # its newest version's time
+
+
+def test_declared_head_is_alembics_head() -> None:
+    """The start-up fast path (no Alembic when the schema is current) reads the same head."""
+    from oilnews.storage.engine import declared_head, head_revision
+
+    assert declared_head() == head_revision()

@@ -32,7 +32,9 @@ def _block(heading: str) -> list[str]:
     section = text[text.index(heading) :]
     block = re.search(r"```sh\n(.*?)```", section, re.S)
     assert block is not None, f"no sh block under {heading!r}"
-    return [line for line in block.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line for line in block.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 @pytest.mark.slow
@@ -47,7 +49,7 @@ def test_root_setup_and_one_shot_commands_run_as_written(tmp_path: Path) -> None
         (tmp_path / name).mkdir()
     subprocess.run(["cp", "-a", "/etc/.", str(tmp_path / "etc")], check=True, timeout=120)
     stub = tmp_path / "bin" / "apt-get"
-    stub.write_text("#!/bin/sh\necho \"apt-get $*: left out by the test\" >&2\n")
+    stub.write_text('#!/bin/sh\necho "apt-get $*: left out by the test" >&2\n')
     stub.chmod(0o755)
 
     with ReplicaServer(120) as site:
