@@ -59,7 +59,13 @@ def _settings(args: argparse.Namespace) -> Any:
 
     from oilnews.config import SPIDER_ARGUMENTS, apply_spider_arguments, parse_assignment
 
-    settings = get_project_settings()
+    try:
+        settings = get_project_settings()
+    except OSError as error:  # Scrapy reads the scrapy.cfg nearest the working directory
+        raise UsageError(
+            f"cannot read {error.filename or 'scrapy.cfg'}: {error.strerror}; run oilnews from a "
+            "directory this user may read (cd /opt/oilnews, or the checkout)"
+        ) from None
     options = {name: getattr(args, name, None) for name in SPIDER_ARGUMENTS}
     options["full"] = True if options.get("full") else None
     apply_spider_arguments(settings, {k: v for k, v in options.items() if v is not None})

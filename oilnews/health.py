@@ -84,7 +84,13 @@ MONITORS: tuple[Monitor, ...] = (
     Monitor(
         "articles_parsed",
         lambda s, _r: (
-            int(not articles(s) and not _int(s, key("skipped", "known"))),
+            # Entries skipped as stored already or older than --since: the pages were read
+            # right, there was nothing to fetch.
+            int(
+                not articles(s)
+                and not _int(s, key("skipped", "known"))
+                and not _int(s, key("skipped", "before_since"))
+            ),
             _int(s, key("pages", "listing")) + _int(s, key("pages", "feed")),
         ),
         None,

@@ -197,6 +197,7 @@ class NewsSpider(Spider):
                 and entry.listed_at is not None
                 and entry.listed_at < self.listing_since
             ):
+                self.crawler.stats.inc_value(key("skipped", "before_since"))
                 continue
             request = self.article_request(entry.url, hops=0, modified_at=entry.modified_at)
             if request is not None:

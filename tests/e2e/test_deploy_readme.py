@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,9 @@ def test_root_setup_and_one_shot_commands_run_as_written(tmp_path: Path) -> None
     stub.write_text('#!/bin/sh\necho "apt-get $*: left out by the test" >&2\n')
     stub.chmod(0o755)
 
-    with ReplicaServer(120) as site:
+    # A site publishing up to now, as the real one does (`crawl --since 2024-01` finds articles).
+    epoch = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    with ReplicaServer(120, epoch=epoch, step=timedelta(hours=6)) as site:
         editor = tmp_path / "bin" / "editor"
         editor.write_text(
             "#!/bin/sh\n"

@@ -20,6 +20,16 @@ HEALTHY = {"downloader/request_count": 100, "oilnews/pages/listing": 5, "oilnews
             "finished",
             None,
         ),  # incremental, nothing new
+        (
+            {"oilnews/clean/articles": 0, "oilnews/skipped/before_since": 20},
+            "finished",
+            None,
+        ),  # --since later than everything listed
+        (
+            {"oilnews/store/spooled_items": 3, "oilnews/store/spool_recovered": 3},
+            "finished",
+            None,
+        ),  # a watcher replayed them
         ({"oilnews/fields_missing/body": 50}, "finished", "body missing in 50/90"),
         ({"oilnews/fields_missing/authors": 5}, "finished", None),  # under the 10% threshold
         ({"oilnews/fields_missing/published_at": 10}, "finished", "published_at missing in 10/90"),
