@@ -33,15 +33,16 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def crawl_argv(site: str, db: str, *extra: str, **settings: Any) -> list[str]:
-    """argv of a quiet one-shot crawl in a fresh interpreter (tests, benchmarks, workers):
-    a Twisted reactor runs once per process. Keyword arguments become `-s NAME=VALUE`."""
+def crawl_argv(site: str, db: str, *extra: str, command: str = "crawl", **settings: Any) -> list[str]:
+    """argv of a quiet `oilnews crawl` (or `command`, e.g. watch) in a fresh interpreter
+    (tests, benchmarks, workers): a Twisted reactor runs once per process. Keyword arguments
+    become `-s NAME=VALUE`."""
     options = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
     return [
         sys.executable,
         "-m",
         "oilnews.cli",
-        "crawl",
+        command,
         "--site",
         site,
         "--db",
@@ -510,6 +511,18 @@ def build_parser() -> argparse.ArgumentParser:
     def add_db(p: argparse.ArgumentParser) -> None:
         p.add_argument("--db", help="SQLAlchemy URL (default: $OILNEWS_DATABASE_URL or sqlite:///oilnews.db)")
 
+    def add_run_options(p: argparse.ArgumentParser, progress: float) -> None:
+        """What every command that runs a spider (crawl, watch) takes."""
+        p.add_argument("--progress", type=float, default=progress, help="seconds between progress lines")
+        p.add_argument("--quiet", action="store_true", help="no progress or summary lines")
+        p.add_argument(
+            "--log-level", type=str.upper, choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+        )
+        p.add_argument("--log-file", help="full log (with tracebacks) here instead of stderr")
+        p.add_argument(
+            "-s", "--set", action="append", metavar="NAME=VALUE", help="any Scrapy/oilnews setting"
+        )
+
     crawl = sub.add_parser("crawl", help="one-shot crawl into the database")
     crawl.add_argument("--site", help="site to crawl (default: $OILNEWS_SITE_URL or https://oilprice.com)")
     add_db(crawl)
@@ -522,15 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--max-hops", type=int, help="sidebar/related link hops to follow")
     crawl.add_argument("--sections", help="comma-separated section paths, e.g. Energy/Crude-Oil")
     crawl.add_argument("--full", action="store_true", help="download everything again, ignore what is stored")
-    crawl.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
-    crawl.add_argument("--quiet", action="store_true", help="no progress or summary lines")
-    crawl.add_argument(
-        "--log-level", type=str.upper, choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-    )
-    crawl.add_argument("--log-file", help="full log (with tracebacks) here instead of stderr")
-    crawl.add_argument(
-        "-s", "--set", action="append", metavar="NAME=VALUE", help="any Scrapy/oilnews setting"
-    )
+    add_run_options(crawl, progress=10.0)
     crawl.set_defaults(func=cmd_crawl)
 
     watch = sub.add_parser(
@@ -540,15 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db(watch)
     watch.add_argument("--sections", help="comma-separated section paths whose page 1 is polled")
     watch.add_argument("--max-minutes", type=float, help="end after this long (default: run until stopped)")
-    watch.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines")
-    watch.add_argument("--quiet", action="store_true", help="no progress or summary lines")
-    watch.add_argument(
-        "--log-level", type=str.upper, choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-    )
-    watch.add_argument("--log-file", help="full log (with tracebacks) here instead of stderr")
-    watch.add_argument(
-        "-s", "--set", action="append", metavar="NAME=VALUE", help="any Scrapy/oilnews setting"
-    )
+    add_run_options(watch, progress=60.0)
     watch.set_defaults(func=cmd_watch)
 
     parse = sub.add_parser("parse", help="print the item extracted from a saved page")

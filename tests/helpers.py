@@ -6,6 +6,7 @@ Fixtures live in conftest.py; everything a test imports lives here.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,20 +80,20 @@ def watch_command(site: str, db: str, tmp: Path, *extra: str, **settings: Any) -
         "OILNEWS_RENDER": "false",
         **settings,
     }
-    options = [arg for name, value in fast.items() for arg in ("-s", f"{name}={value}")]
-    return [
-        sys.executable,
-        "-m",
-        "oilnews.cli",
-        "watch",
-        "--site",
-        site,
-        "--db",
-        db,
-        "--quiet",
-        *options,
-        *extra,
-    ]
+    return crawl_argv(site, db, *extra, command="watch", **fast)
+
+
+def pg_ctl(action: str) -> None:
+    """`pg_ctlcluster ... main <action>` on the local PostgreSQL (start, stop, restart)."""
+    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
+        unavailable("stopping or restarting PostgreSQL needs root and Debian's pg_ctlcluster")
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 def crawl(

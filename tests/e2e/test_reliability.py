@@ -15,7 +15,7 @@ import pytest
 
 from oilnews.replica.faults import Fault
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import IN_CI, ROOT, crawl, crawl_command, query, run_oilnews, runs, unavailable
+from tests.helpers import IN_CI, ROOT, crawl, crawl_command, pg_ctl, query, run_oilnews, runs, unavailable
 
 N = 120
 FAST_RETRIES = [
@@ -154,20 +154,8 @@ def test_database_url_password_never_logged(
     assert "s3cret-pw" not in row.s + row.c + row.h
 
 
-def _pg_restart() -> None:
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.postgres
 def test_postgres_restart_mid_crawl_loses_and_doubles_nothing(postgres_url: str, tmp_path: Path) -> None:
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
-        unavailable("restarting PostgreSQL needs root and Debian's pg_ctlcluster")
     with ReplicaServer(N * 2) as site:
         command = crawl_command(
             site.url,
@@ -191,7 +179,7 @@ def test_postgres_restart_mid_crawl_loses_and_doubles_nothing(postgres_url: str,
             except Exception:
                 pass
             time.sleep(0.2)
-        _pg_restart()
+        pg_ctl("restart")
         _, stderr = process.communicate(timeout=600)
     assert process.returncode == 0, stderr[-3000:]
     (restarted,) = query(postgres_url, "select pg_postmaster_start_time() > now() - interval '5 minutes'")

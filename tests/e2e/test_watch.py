@@ -4,13 +4,12 @@ its alerts, and a PostgreSQL restart ridden out."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import ROOT, query, run_oilnews, runs, unavailable, watch_command
+from tests.helpers import ROOT, pg_ctl, query, run_oilnews, runs, watch_command
 
 PUBLISH_EVERY = 3.0
 # Feed polled at least every 3 s (OILNEWS_WATCH_MAX_SECONDS in watch_command), a part-filled
@@ -59,6 +58,24 @@ def _heartbeat(db: str) -> Any:
 
 def _start(command: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@contextmanager
+def watching(command: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """A watcher in the background, killed at the end if a failed assertion left it running."""
+    watcher = _start(command)
+    try:
+        yield watcher
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.communicate(timeout=30)
+
+
+def _terminate(watcher: subprocess.Popen[str]) -> str:
+    """SIGTERM, as systemd stops it; its stderr."""
+    watcher.send_signal(signal.SIGTERM)
+    return watcher.communicate(timeout=60)[1]
 
 
 def test_watch_stores_each_article_as_it_is_published(sqlite_url: str, tmp_path: Path) -> None:
@@ -180,31 +197,27 @@ def test_watch_rides_out_a_site_outage_and_alerts_once_each_way(
         DOWNLOAD_TIMEOUT=2,
         OILNEWS_RETRY_BACKOFF_BASE=0.2,
     )
-    watcher = _start(command)
     try:
-        _wait(
-            lambda: query(sqlite_url, "select count(*) from articles")[0][0] == 30,
-            60,
-            "the first articles",
-            watcher,
-        )
-        site.stop()  # the site goes away
-        _wait(lambda: received, 60, "the outage alert", watcher)
-        assert watcher.poll() is None  # still watching
-        site = ReplicaServer(36, port=port).start()  # back, with six new articles
-        _wait(lambda: len(received) >= 2, 60, "the recovery message", watcher)
-        _wait(
-            lambda: query(sqlite_url, "select count(*) from articles")[0][0] == 36,
-            60,
-            "the new articles",
-            watcher,
-        )
-        watcher.send_signal(signal.SIGTERM)
-        _, stderr = watcher.communicate(timeout=60)
+        with watching(command) as watcher:
+            _wait(
+                lambda: query(sqlite_url, "select count(*) from articles")[0][0] == 30,
+                60,
+                "the first articles",
+                watcher,
+            )
+            site.stop()  # the site goes away
+            _wait(lambda: received, 60, "the outage alert", watcher)
+            assert watcher.poll() is None  # still watching
+            site = ReplicaServer(36, port=port).start()  # back, with six new articles
+            _wait(lambda: len(received) >= 2, 60, "the recovery message", watcher)
+            _wait(
+                lambda: query(sqlite_url, "select count(*) from articles")[0][0] == 36,
+                60,
+                "the new articles",
+                watcher,
+            )
+            stderr = _terminate(watcher)
     finally:
-        if watcher.poll() is None:
-            watcher.kill()
-            watcher.communicate(timeout=30)
         site.stop()
     assert watcher.returncode == 0, stderr[-3000:]
     assert len(received) == 2, received
@@ -215,40 +228,23 @@ def test_watch_rides_out_a_site_outage_and_alerts_once_each_way(
     assert query(sqlite_url, "select count(*), count(distinct url) from articles")[0] == (36, 36)
 
 
-def _pg(action: str) -> None:
-    version = os.listdir("/etc/postgresql")[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-
-
 @pytest.mark.postgres
 def test_watch_spools_through_a_postgres_outage_and_replays(postgres_url: str, tmp_path: Path) -> None:
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
-        unavailable("stopping PostgreSQL needs root and Debian's pg_ctlcluster")
+    pg_ctl("status")  # skips, with the reason, where the server cannot be stopped here
     with ReplicaServer(30) as site:
         site.publish_every(1.5)
-        watcher = _start(
-            watch_command(
-                site.url,
-                postgres_url,
-                tmp_path,
-                OILNEWS_DB_RETRIES=2,
-                OILNEWS_DB_RETRY_BACKOFF=0.2,
-            )
+        command = watch_command(
+            site.url, postgres_url, tmp_path, OILNEWS_DB_RETRIES=2, OILNEWS_DB_RETRY_BACKOFF=0.2
         )
-        try:
+        with watching(command) as watcher:
             _wait(lambda: _heartbeat(postgres_url), 60, "a heartbeat", watcher)
-            _pg("stop")
+            pg_ctl("stop")
             try:
                 _wait(
                     lambda: list((tmp_path / "spool").glob("batch-*.jsonl")), 60, "a spooled batch", watcher
                 )
             finally:
-                _pg("start")
+                pg_ctl("start")
             size = site.state.catalogue.size
             _wait(
                 lambda: query(postgres_url, "select count(*) from articles")[0][0] >= size,
@@ -256,13 +252,8 @@ def test_watch_spools_through_a_postgres_outage_and_replays(postgres_url: str, t
                 "the spooled articles replayed",
                 watcher,
             )
-            watcher.send_signal(signal.SIGTERM)
-            _, stderr = watcher.communicate(timeout=60)
-        finally:
-            if watcher.poll() is None:
-                watcher.kill()
-                watcher.communicate(timeout=30)
-            final = site.state.catalogue.size
+            stderr = _terminate(watcher)
+        final = site.state.catalogue.size
     assert watcher.returncode == 0, stderr[-3000:]
     rows = query(postgres_url, "select count(*), count(distinct url) from articles")
     assert rows[0][0] == rows[0][1] and final - 2 <= rows[0][0] <= final
