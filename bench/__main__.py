@@ -15,6 +15,7 @@ BENCHMARKS = [
     "render",
     "dataout",
     "watch",
+    "watchmemory",
 ]
 
 

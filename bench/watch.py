@@ -39,9 +39,8 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def _scaled_settings() -> dict[str, Any]:
-    """The polite defaults, every duration divided by SPEEDUP."""
-    s = SPEEDUP
+def scaled_settings(s: float = SPEEDUP) -> dict[str, Any]:
+    """The polite defaults, every duration divided by `s`."""
     return {
         "OILNEWS_POLITE": "true",
         "DOWNLOAD_DELAY": defaults.DOWNLOAD_DELAY / s,
@@ -91,7 +90,7 @@ def watch_run(tmp: Path) -> dict[str, Any]:
         started = time.time()
         site.publish_every(step.total_seconds(), until=started + publishing, redate=False)
         first_new = site.state.catalogue.size
-        options = [a for k, v in _scaled_settings().items() for a in ("-s", f"{k}={v}")]
+        options = [a for k, v in scaled_settings().items() for a in ("-s", f"{k}={v}")]
         command = [
             sys.executable, "-m", "oilnews.cli", "watch", "--site", site.url, "--db", db, "--quiet",
             "-s", f"OILNEWS_SPOOL_DIR={tmp / 'spool'}", "--max-minutes", str((publishing + quiet) / 60), *options,

@@ -16,9 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import ROOT, pg_ctl, query, run_oilnews, runs, watch_command
+from tests.helpers import ROOT, pg_ctl, query, run_oilnews, runs, unavailable, watch_command
 
 PUBLISH_EVERY = 3.0
 # Feed polled at least every 3 s (OILNEWS_WATCH_MAX_SECONDS in watch_command), a part-filled
@@ -147,10 +148,20 @@ def test_watch_without_validators_hashes_the_listing(sqlite_url: str, tmp_path: 
 
 
 def test_watch_heartbeat_status_sigterm_and_a_killed_watcher(sqlite_url: str, tmp_path: Path) -> None:
+    metrics = tmp_path / "oilnews.prom"
     with ReplicaServer(30) as site:
         site.publish_every(2)
-        watcher = _start(watch_command(site.url, sqlite_url, tmp_path))
+        watcher = _start(watch_command(site.url, sqlite_url, tmp_path, OILNEWS_METRICS_FILE=metrics))
         _wait(lambda: _heartbeat(sqlite_url), 60, "a heartbeat", watcher)
+        _wait(lambda: metrics.exists(), 30, "the metrics file", watcher)
+        gauges = {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(metrics.read_text())
+            for sample in family.samples
+        }
+        assert time.time() - gauges["oilnews_watch_heartbeat_timestamp_seconds"] < 30
+        assert gauges["oilnews_watch_failing_sources"] == 0 and gauges["oilnews_watch_outage_seconds"] == 0
+        assert gauges["oilnews_watch_polls"] >= 24  # every source polled once at start
         alive = run_oilnews("status", "--db", sqlite_url)
         assert alive.returncode == 0, alive.stderr
         assert alive.stdout.startswith("watcher run 1: watching, heartbeat "), alive.stdout
@@ -261,3 +272,23 @@ def test_watch_spools_through_a_postgres_outage_and_replays(postgres_url: str, t
     assert stats["oilnews/store/spooled_items"] > 0
     assert stats["oilnews/store/spool_recovered"] == stats["oilnews/store/spooled_items"]
     assert not list((tmp_path / "spool").glob("batch-*"))
+
+
+@pytest.mark.browser
+def test_watch_polls_the_ticker_and_renders_the_chart(sqlite_url: str, tmp_path: Path) -> None:
+    """The slower clocks in the same process: the ticker from a listing page, the chart through
+    Chromium (once at start: OILNEWS_CHART_EVERY_HOURS is long)."""
+    from scrapy.settings import Settings
+
+    from oilnews.rendering import chromium_path
+
+    if chromium_path(Settings({"OILNEWS_CHROMIUM_PATH": ""})) is None:
+        unavailable("Chromium is not installed (apt-get install chromium; scripts/services does it)")
+    with ReplicaServer(20) as site:
+        command = watch_command(site.url, sqlite_url, tmp_path, "--max-minutes", "0.5", OILNEWS_RENDER="true")
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sources = dict(query(sqlite_url, "select source, count(*) from price_quotes group by source"))
+    assert sources.get("chart", 0) > 0 and sum(n for s, n in sources.items() if s != "chart") > 0, sources
+    stats = runs(sqlite_url, 1)[0].stats
+    assert stats["oilnews/render/chart_points"] > 0 and stats["oilnews/pages/ticker"] >= 1
