@@ -114,7 +114,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     if args.max_minutes is not None and args.max_minutes < 0:
         raise UsageError(f"--max-minutes {args.max_minutes:g}: 0 (until stopped) or more")
-    return _run_spider(args, "watch")
+    from oilnews.summary import WATCH_SPIDER
+
+    return _run_spider(args, WATCH_SPIDER)
 
 
 def _run_spider(args: argparse.Namespace, spider: str) -> int:
@@ -381,11 +383,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
-    from oilnews.spiders.watch import WatchSpider
     from oilnews.storage.backfill import progress
     from oilnews.storage.models import articles_table
     from oilnews.storage.runs import latest_run
-    from oilnews.summary import run_views, watcher_state
+    from oilnews.summary import WATCH_SPIDER, run_views, watcher_state
 
     def read(conn: Any) -> tuple[Any, int, Any]:
         state = progress(conn)
@@ -393,7 +394,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if state.since is not None:
             first = datetime(state.since[0], state.since[1], 1, tzinfo=UTC)
             query = query.where(articles_table.c.published_at >= first)
-        return state, int(conn.execute(query).scalar() or 0), latest_run(conn, WatchSpider.name)
+        return state, int(conn.execute(query).scalar() or 0), latest_run(conn, WATCH_SPIDER)
 
     with _reading(args) as database:
         state, stored, watcher_row = database.transaction(read)

@@ -48,6 +48,12 @@ def articles(stats: Stats) -> int:
     return _int(stats, key("clean", "articles"))
 
 
+def unreplayed_spool(stats: Stats) -> int:
+    """Items spooled by this run and not yet written: a watcher replays what it spooled once
+    the database is back (spool_recovered)."""
+    return max(0, _int(stats, key("store", "spooled_items")) - _int(stats, key("store", "spool_recovered")))
+
+
 def errors(stats: Stats) -> int:
     """Server errors after retries, timeouts, connection failures, parse errors. Not 404/410:
     an article the site deleted is a fact of the site (counted under oilnews/gone)."""
@@ -111,11 +117,7 @@ MONITORS: tuple[Monitor, ...] = (
     ),
     Monitor(
         "spooled",
-        # A watcher replays what it spooled once the database is back (spool_recovered).
-        lambda s, _r: (
-            max(0, _int(s, key("store", "spooled_items")) - _int(s, key("store", "spool_recovered"))),
-            1,
-        ),
+        lambda s, _r: (unreplayed_spool(s), 1),
         None,
         "{count} items spooled: database writes failed",
     ),

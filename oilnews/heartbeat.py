@@ -23,6 +23,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from oilnews.health import unreplayed_spool
 from oilnews.logs import first_line
 from oilnews.monitoring import Alerter, MetricsFile, Verdict
 from oilnews.stats import key
@@ -82,10 +83,7 @@ class WatchHeartbeat:
     def outage(self, status: dict[str, Any]) -> str | None:
         """What is wrong, if it has been wrong for OILNEWS_WATCH_ALERT_AFTER_MINUTES."""
         assert self.crawler.stats is not None
-        stats = self.crawler.stats.get_stats()
-        spooled = int(stats.get(key("store", "spooled_items"), 0)) - int(
-            stats.get(key("store", "spool_recovered"), 0)
-        )
+        spooled = unreplayed_spool(self.crawler.stats.get_stats())
         now = time.monotonic()
         if spooled > 0:
             self._spooled_since = self._spooled_since or now

@@ -78,6 +78,7 @@ def summary_line(counts: dict[str, Any], seconds: float, healthy: bool, run_id: 
 
 
 STATUS_ORDER = ("running", "failed", "abandoned", "finished")  # a group shows the worst
+WATCH_SPIDER = "watch"  # the watcher's spider name: its crawl_runs rows are judged by heartbeat
 DEFAULT_HEARTBEAT_SECONDS = 30.0  # the watch spider's OILNEWS_WATCH_HEARTBEAT_SECONDS
 
 
@@ -116,7 +117,7 @@ class RunView:
 
     def silent_for(self, now: datetime) -> float | None:
         """Seconds since a running watcher's last heartbeat (or its start); None otherwise."""
-        if self.status != "running" or self.spider != "watch":
+        if self.status != "running" or self.spider != WATCH_SPIDER:
             return None
         return (now - (self.heartbeat_at or self.started_at)).total_seconds()
 

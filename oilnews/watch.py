@@ -62,10 +62,7 @@ class Source:
     last_modified: str | None = None
     listed_hash: str | None = None
     polls: int = 0
-    new_articles: int = 0
     failures: int = 0  # in a row
-    last_ok_at: float | None = None
-    last_failed_at: float | None = None
 
     def __post_init__(self) -> None:
         self.interval = self.interval or self.min_seconds
@@ -129,9 +126,7 @@ class WatchSchedule:
         """A poll that worked: `new_articles` new ones found (0 for a 304 or the same list)."""
         source.in_flight = False
         source.failures = 0
-        source.last_ok_at = self.clock()
         self.failing_since = None
-        source.new_articles += new_articles
         if source.adaptive:
             factor = SHRINK_WHEN_NEW if new_articles else GROW_WHEN_QUIET
             source.interval = self._bounded(source, source.interval * factor)
@@ -140,9 +135,8 @@ class WatchSchedule:
     def failed(self, source: Source) -> None:
         source.in_flight = False
         source.failures += 1
-        source.last_failed_at = self.clock()
         if self.failing_since is None:
-            self.failing_since = source.last_failed_at
+            self.failing_since = self.clock()
         source.interval = self._bounded(source, source.interval * GROW_WHEN_FAILED)
         self._next(source)
 

@@ -291,16 +291,16 @@ class ReplicaServer:
 
     def publish(self, articles: int, edited: frozenset[int] = frozenset()) -> None:
         """The site moves on: `articles` in all now, `edited` ones revised as of this moment."""
+        self._rebuild(size=articles, edited=edited)
+
+    def _rebuild(self, **changes: Any) -> None:
+        """A catalogue like the current one but for `changes` (its indexes built afresh)."""
         old = self.state.catalogue
-        self.state.catalogue = Catalogue(
-            size=articles,
-            edited=edited,
-            epoch=old.epoch,
-            step=old.step,
-            sections=old.sections,
-            seed=old.seed,
-            js_every=old.js_every,
-        )
+        kept = {
+            name: getattr(old, name)
+            for name in ("size", "edited", "epoch", "step", "sections", "seed", "js_every")
+        }
+        self.state.catalogue = Catalogue(**{**kept, **changes})
 
     def publish_every(self, seconds: float, until: float | None = None, redate: bool = True) -> None:
         """The site publishes on a clock: one new article every `seconds`, dated the moment it
@@ -313,16 +313,7 @@ class ReplicaServer:
         step = timedelta(seconds=seconds)
         old = self.state.catalogue
         if redate or old.step != step:
-            epoch = datetime.now(UTC) - (old.size - 1) * step
-            self.state.catalogue = Catalogue(
-                size=old.size,
-                edited=old.edited,
-                epoch=epoch,
-                step=step,
-                sections=old.sections,
-                seed=old.seed,
-                js_every=old.js_every,
-            )
+            self._rebuild(epoch=datetime.now(UTC) - (old.size - 1) * step, step=step)
         self._publisher_stop.set()  # one clock at a time
         if self._publisher is not None:
             self._publisher.join(timeout=5)

@@ -29,7 +29,7 @@ from oilnews.pages.listing import parse_listing
 from oilnews.site import sitemap_path
 from oilnews.spiders.news import CHART_READY, LISTED_PRIORITY, LISTING_PRIORITY, NewsSpider
 from oilnews.stats import key
-from oilnews.summary import DEFAULT_HEARTBEAT_SECONDS
+from oilnews.summary import DEFAULT_HEARTBEAT_SECONDS, WATCH_SPIDER
 from oilnews.urls import is_article_url
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ NAP_SECONDS = 1.0  # the longest sleep between two looks at the schedule (and th
 
 
 class WatchSpider(NewsSpider):
-    name = "watch"
+    name = WATCH_SPIDER
     custom_settings = {
         "OILNEWS_DB_FLUSH_SECONDS": 2.0,  # a new article is in the database seconds after its page
         "OILNEWS_CLEAN_FINISH_REASONS": ["finished", "shutdown"],  # SIGTERM is how a watcher stops

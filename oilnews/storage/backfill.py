@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from oilnews.storage.models import aliases_table, articles_table, backfill_table, utcnow
-from oilnews.storage.writer import chunks, insert_for
+from oilnews.storage.writer import insert_for, one_of
 
 Month = tuple[int, int]
 
@@ -43,13 +43,9 @@ def incomplete_months(conn: Connection, since: Month) -> list[Month]:
 def stored_urls(conn: Connection, urls: list[str]) -> set[str]:
     """Which of `urls` are stored, as articles or as aliases of one."""
     found: set[str] = set()
-    for chunk in chunks(urls, 500):
-        found.update(
-            u for (u,) in conn.execute(select(articles_table.c.url).where(articles_table.c.url.in_(chunk)))
-        )
-        found.update(
-            u for (u,) in conn.execute(select(aliases_table.c.url).where(aliases_table.c.url.in_(chunk)))
-        )
+    for column in (articles_table.c.url, aliases_table.c.url):
+        for where in one_of(conn, column, urls):
+            found.update(u for (u,) in conn.execute(select(column).where(where)))
     return found
 
 
