@@ -121,6 +121,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def _run_spider(args: argparse.Namespace, spider: str) -> int:
     """A crawl (`news`) or a watcher (`watch`), checked first, judged by its exit code."""
+    # Imported here, where the stack is short, not deep inside the crawler's start: at import
+    # these call Scrapy's create_deprecated_class, whose inspect.stack() reads the source of
+    # every frame above it (0.25 s of a rerun when imported by the download handler).
+    import scrapy.core.downloader.contextfactory  # noqa: F401
     from scrapy.crawler import CrawlerProcess
 
     from oilnews.addons import preflight

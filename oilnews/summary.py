@@ -32,7 +32,7 @@ def run_counts(stats: dict[str, Any]) -> dict[str, Any]:
         "articles_unchanged": int(stats.get(key("store", "articles_unchanged"), 0)),
         "articles_churning": int(stats.get(key("store", "articles_churning"), 0)),
         "duplicates": _total(stats, key("dedupe", "url_duplicate"))
-        + _total(stats, key("dedupe", "content_duplicate"))
+        + _total(stats, key("dedupe", "known_alias"))
         + _total(stats, key("store", "content_duplicates")),
         "aliases": int(stats.get(key("store", "aliases"), 0)),
         "links": int(stats.get(key("store", "links"), 0)),

@@ -12,7 +12,9 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.misc import build_from_crawler
 
 from oilnews.items import ArticleItem, ArticleLink, PriceQuoteItem
+from oilnews.known import KnownIndex
 from oilnews.pipelines import AliasItem, CleanPipeline, DedupePipeline, StorePipeline, ValidatePipeline
+from oilnews.storage.database import Database
 from tests.helpers import make_crawler, query
 
 PUBLISHED = datetime(2025, 8, 1, 7, 15, tzinfo=UTC)
@@ -81,7 +83,6 @@ def _through(crawler: Any, *items: Any) -> list[Any]:
     clean = build_from_crawler(CleanPipeline, crawler)
     dedupe = build_from_crawler(DedupePipeline, crawler)
     out: list[Any] = []
-    asyncio.run(dedupe.open_spider())
     for item in items:
         try:
             out.append(dedupe.process_item(clean.process_item(item)))
@@ -90,23 +91,30 @@ def _through(crawler: Any, *items: Any) -> list[Any]:
     return out
 
 
-def test_dedupe_within_run(sqlite_url: str) -> None:
-    crawler = make_crawler(OILNEWS_DATABASE_URL=sqlite_url)
+@pytest.mark.parametrize("batch_size", [1, 10])  # the twin in a later batch, and in the same one
+def test_dedupe_within_run(sqlite_url: str, tmp_path: Path, batch_size: int) -> None:
+    crawler = make_crawler(
+        OILNEWS_DATABASE_URL=sqlite_url, OILNEWS_DB_BATCH_SIZE=batch_size, OILNEWS_SPOOL_DIR=str(tmp_path)
+    )
+    twin_url = "https://oilprice.com/Company-News/A-Company-Update.html"
     first, again, twin, other = _through(
         crawler,
         article(),
         article(),
-        article(url="https://oilprice.com/Company-News/A-Company-Update.html"),
+        article(url=twin_url),
         article(url="https://oilprice.com/Energy/Coal/C.html", body="Different."),
     )
-    assert isinstance(first, ArticleItem) and isinstance(other, ArticleItem)
-    assert again is None
-    assert twin == AliasItem(
-        url="https://oilprice.com/Energy/Coal/A.html",
-        alias="https://oilprice.com/Company-News/A-Company-Update.html",
-    )
-    assert crawler.stats.get_value("oilnews/dedupe/url_duplicate") == 1
-    assert crawler.stats.get_value("oilnews/dedupe/content_duplicate") == 1
+    assert again is None and crawler.stats.get_value("oilnews/dedupe/url_duplicate") == 1
+    _store(crawler, first, twin, other)
+    # The same content under a second URL is folded where the rows are written: an alias.
+    assert crawler.stats.get_value("oilnews/store/content_duplicates") == 1
+    assert query(sqlite_url, "select url from articles order by url") == [
+        ("https://oilprice.com/Energy/Coal/A.html",),
+        ("https://oilprice.com/Energy/Coal/C.html",),
+    ]
+    assert query(
+        sqlite_url, "select a.url, t.url from article_aliases a join articles t on t.id = a.article_id"
+    ) == [(twin_url, "https://oilprice.com/Energy/Coal/A.html")]
 
 
 def _store(crawler: Any, *items: Any) -> None:
@@ -229,3 +237,22 @@ def test_failed_batch_is_spooled_then_replayed(database_url: str, tmp_path: Path
     assert crawler.stats.get_value("oilnews/store/replayed_items") == 1
     assert [r.url for r in query(database_url, "select url from articles")] == [item.url]
     assert not list(spool.iterdir())
+
+
+def test_a_stored_alias_stays_an_alias(sqlite_url: str, tmp_path: Path) -> None:
+    settings = {"OILNEWS_DATABASE_URL": sqlite_url, "OILNEWS_SPOOL_DIR": str(tmp_path)}
+    (a,) = _cleaned(article())
+    alias = "https://oilprice.com/Company-News/A.html"
+    _store(make_crawler(**settings), a, AliasItem(url=a.url, alias=alias))
+    crawler = make_crawler(**settings)
+    index = KnownIndex.of(crawler)
+
+    async def meet() -> None:  # as the spider does before it requests the page
+        await index.load()
+        await index.look_up([alias])
+
+    asyncio.run(meet())
+    Database.of(crawler).close()
+    (out,) = _through(crawler, article(url=alias, body="Served with another text today."))
+    assert out == AliasItem(url=a.url, alias=alias)
+    assert crawler.stats.get_value("oilnews/dedupe/known_alias") == 1

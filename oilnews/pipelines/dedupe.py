@@ -1,8 +1,11 @@
-"""Fold duplicates: by canonical URL, and by content hash (same story, another URL).
+"""Fold duplicates by canonical URL here; by content hash where the rows are written.
 
-Within a run the seen URLs and hashes are kept in memory; across runs the stored ones
-are loaded at start. A content duplicate becomes an AliasItem, so its URL is recorded
-against the stored article instead of being lost.
+Within a run each URL is processed once (a `DigestSet` of the URLs seen, 8 bytes each). An
+alias URL that the database already files under another article (`KnownIndex`, looked up by
+the spider before the page was requested) becomes an AliasItem again. A new URL whose content
+is already stored, in an earlier run, an earlier batch or this one, is folded into an alias
+by oilnews.storage.writer inside the batch's transaction: the database, not a worker's memory,
+has the last word, and a crawl keeps no content hash per article (issue 15).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
-from oilnews.errors import DatabaseUnusable
 from oilnews.items import ArticleItem
 from oilnews.known import KnownIndex
+from oilnews.seen import DigestSet
 from oilnews.stats import key
 
 logger = logging.getLogger(__name__)
@@ -35,42 +38,23 @@ class DedupePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.across_runs = across_runs
-        self.urls_seen: set[str] = set()
-        self.url_by_hash: dict[str, str] = {}
-        self.known_urls: set[str] = set()
-        self.alias_of: dict[str, str] = {}
+        self.urls_seen = DigestSet()
+        self.known = KnownIndex.of(crawler) if across_runs else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupePipeline:
         return cls(crawler, crawler.settings.getbool("OILNEWS_DEDUPE_ACROSS_RUNS"))
 
-    async def open_spider(self) -> None:
-        if not self.across_runs:
-            return
-        index = KnownIndex.of(self.crawler)
-        try:
-            await index.load()
-        except DatabaseUnusable:
-            return  # the store pipeline reports it and closes the spider
-        for url, known in index.articles.items():
-            if known.alias_of is not None:
-                self.alias_of[url] = known.alias_of
-            else:
-                self.known_urls.add(url)
-                self.url_by_hash.setdefault(known.content_hash, url)
-        self.stats.set_value(key("dedupe", "known_at_start"), len(self.known_urls))
-
     def process_item(self, item: Any) -> Any:
         if not isinstance(item, ArticleItem):
             return item
-        if item.url in self.urls_seen:
+        if not self.urls_seen.add(item.url):
             self.stats.inc_value(key("dedupe", "url_duplicate"))
             raise DropItem(f"{item.url}: already processed in this run", log_level="DEBUG")
-        self.urls_seen.add(item.url)
         assert item.content_hash, "CleanPipeline sets content_hash before dedupe"
-        original = self.alias_of.get(item.url) or self.url_by_hash.setdefault(item.content_hash, item.url)
-        if original != item.url and item.url not in self.known_urls:
-            self.stats.inc_value(key("dedupe", "content_duplicate"))
-            logger.debug("%s has the content of %s: recorded as alias", item.url, original)
-            return AliasItem(url=original, alias=item.url)
+        known = self.known.articles.get(item.url) if self.known is not None else None
+        if known is not None and known.alias_of is not None and known.alias_of != item.url:
+            self.stats.inc_value(key("dedupe", "known_alias"))
+            logger.debug("%s is stored as an alias of %s", item.url, known.alias_of)
+            return AliasItem(url=known.alias_of, alias=item.url)
         return item

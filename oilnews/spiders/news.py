@@ -31,6 +31,7 @@ from oilnews.pages.chart import parse_chart
 from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
 from oilnews.pages.ticker import parse_ticker
+from oilnews.seen import DigestSet
 from oilnews.site import RSS_PATH, listing_path, sitemap_path
 from oilnews.stats import key, record_skip
 from oilnews.urls import is_article_url, same_origin
@@ -106,9 +107,10 @@ class NewsSpider(Spider):
         self._ticker_done = False
         self.max_sitemaps = settings.getint("OILNEWS_MAX_SITEMAPS")
         self._nested_sitemaps = 0
-        self._requested: set[str] = set()  # article URLs requested this run
-        self._skipped: set[str] = set()  # ... and those decided against
-        self._listed: set[str] = set()  # article URLs the listing pages named
+        # Decided once per URL and run; 8 bytes an entry (oilnews.seen), not a set of strings.
+        self._requested = DigestSet()  # article URLs requested this run
+        self._skipped = DigestSet()  # ... and those decided against
+        self._listed = DigestSet()  # article URLs the listing pages named
         # Linked articles to request, by hops; with a shared frontier (Redis) the scheduler's
         # queue is not in this process's memory, and every worker must see the links at once.
         self._links: list[deque[str]] = [deque() for _ in range(self.max_hops + 1)]
@@ -165,6 +167,7 @@ class NewsSpider(Spider):
         )
 
     def article_request(self, url: str, hops: int, modified_at: datetime | None = None) -> Request | None:
+        """A Request for an article not decided against (its URL looked up in `known` first)."""
         return self._article_request(url, hops) if self._wanted(url, modified_at) else None
 
     def _wanted(self, url: str, modified_at: datetime | None = None) -> bool:
@@ -190,7 +193,8 @@ class NewsSpider(Spider):
             meta={rendering.ARTICLE_PAGE: True},
         )
 
-    def _entries(self, entries: list[ListingEntry]) -> Iterator[Request]:
+    async def _entries(self, entries: list[ListingEntry]) -> AsyncIterator[Request]:
+        await self.known.look_up(e.url for e in entries)
         for entry in entries:
             if (
                 self.listing_since is not None
@@ -204,7 +208,7 @@ class NewsSpider(Spider):
                 yield request
 
     # -- callbacks --------------------------------------------------------------------------
-    def parse_listing(self, response: Response, section: str, page: int) -> Iterator[Any]:
+    async def parse_listing(self, response: Response, section: str, page: int) -> AsyncIterator[Any]:
         if not self._is_html(response):
             return
         self.crawler.stats.inc_value(key("pages", "listing"))
@@ -214,10 +218,11 @@ class NewsSpider(Spider):
         # A page that lists only URLs an earlier listing page of this run listed (a pagination
         # that never ends, loops back or repeats itself) adds nothing: it is the last. Listed,
         # not requested: a real page 2 holds articles that sidebar links reached already.
-        fresh = {e.url for e in listing.entries} - self._listed
-        self._listed |= fresh
-        yield from self._ticker(response)
-        yield from self._entries(listing.entries)
+        fresh = [e.url for e in listing.entries if self._listed.add(e.url)]
+        for quote in self._ticker(response):
+            yield quote
+        async for request in self._entries(listing.entries):  # looks them all up
+            yield request
         if not listing.next_url:
             return
         dated = [e.listed_at for e in listing.entries if e.listed_at is not None]
@@ -242,16 +247,18 @@ class NewsSpider(Spider):
             return
         yield self._listing_request(listing.next_url, section, page + 1)
 
-    def parse_rss(self, response: Response) -> Iterator[Any]:
+    async def parse_rss(self, response: Response) -> AsyncIterator[Any]:
         self.crawler.stats.inc_value(key("pages", "feed"))
-        yield from self._entries(parse_rss(response))
+        async for request in self._entries(parse_rss(response)):
+            yield request
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Any]:
         self.crawler.stats.inc_value(key("pages", "feed"))
         entries, nested = parse_sitemap(response)
         if not entries and not nested:
             record_skip(self.crawler.stats, response.url, "empty_sitemap")
-        yield from self._entries(entries)
+        async for request in self._entries(entries):
+            yield request
         for url in self._nested_sitemaps_to_read(nested):
             yield Request(url, callback=self.parse_sitemap, errback=self.on_error, priority=LISTING_PRIORITY)
 
@@ -283,11 +290,13 @@ class NewsSpider(Spider):
             dont_filter=True,
         )
 
-    def parse_backfill_sitemap(self, response: Response, month: tuple[int, int]) -> Iterator[Any]:
+    async def parse_backfill_sitemap(self, response: Response, month: tuple[int, int]) -> AsyncIterator[Any]:
         self.crawler.stats.inc_value(key("pages", "feed"))
         entries, nested = parse_sitemap(response)
         assert self.backfill is not None
-        self.backfill.sitemap_read(month, [e.url for e in entries if is_article_url(e.url, self.site_url)])
+        urls = [e.url for e in entries if is_article_url(e.url, self.site_url)]
+        await self.known.look_up(urls)  # the backfill asks article_request of them later
+        self.backfill.sitemap_read(month, urls)
         for url in self._nested_sitemaps_to_read(nested):  # an index: its sitemaps are the month's
             yield Request(
                 url,
@@ -306,7 +315,7 @@ class NewsSpider(Spider):
             missing = failures.classify(failure)[0] == "optional"  # no sitemap: nothing that month
             self.backfill.sitemap_failed(tuple(month), missing)
 
-    def parse_article(self, response: Response, hops: int) -> Iterator[Any]:
+    async def parse_article(self, response: Response, hops: int) -> AsyncIterator[Any]:
         if not self._is_html(response):
             return
         self.crawler.stats.inc_value(key("pages", "article"))
@@ -322,19 +331,22 @@ class NewsSpider(Spider):
         yield item
         if hops >= self.max_hops:
             return
+        links = [link.url for link in item.links if link.kind in FOLLOW_KINDS]
+        await self.known.look_up(u for u in links if u not in self._requested and u not in self._skipped)
         followed = 0
-        for link in item.links:
-            if link.kind in FOLLOW_KINDS and self._wanted(link.url):
+        for url in links:
+            if self._wanted(url):
                 if self._defer_links:
-                    self._links[hops + 1].append(link.url)
+                    self._links[hops + 1].append(url)
                 else:
-                    yield self._article_request(link.url, hops + 1)
+                    yield self._article_request(url, hops + 1)
                 followed += 1
                 if followed >= self.max_follow:
                     # A real page links ~30 articles; thousands mean a hostile or broken page.
                     self.crawler.stats.inc_value(key("links", "follow_capped"))
                     break
-        yield from self.linked_requests()
+        for request in self.linked_requests():
+            yield request
 
     def linked_requests(self, force: bool = False) -> Iterator[Request]:
         """Deferred links as Requests, nearest hop first, while the scheduler runs low (or

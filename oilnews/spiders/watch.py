@@ -61,7 +61,7 @@ class WatchSpider(NewsSpider):
     async def start(self) -> AsyncIterator[Request]:
         self._configure()
         try:
-            await self.known.load()
+            await self.known.load(everything=True)  # polled for hours: all of it, once
         except DatabaseUnusable:
             raise CloseSpider(DATABASE_UNUSABLE_REASON) from None
         deadline = time.monotonic() + self.max_minutes * 60 if self.max_minutes > 0 else None

@@ -1,13 +1,15 @@
-"""What incremental crawling reads from the database before a crawl starts."""
+"""What incremental crawling reads from the database: at start, and the URLs a crawl meets."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from oilnews.storage.models import aliases_table, articles_table, quotes_table, runs_table
+from oilnews.storage.writer import one_of
 
 
 def _instant(value: Any) -> datetime | None:
@@ -42,24 +44,44 @@ class KnownArticle:
         return _instant(self._last_seen_at)
 
 
-def known_articles(conn: Connection) -> dict[str, KnownArticle]:
-    """Every stored article URL and alias URL, with what incremental crawling needs."""
-    # Straight to the driver: SQLAlchemy's result processing of 100,000 rows cost more than the
-    # query. The column names are the models'; a renamed one fails every incremental test.
-    a, al = articles_table.name, aliases_table.name
-    known = {
-        url: KnownArticle(digest, published, seen)
-        for url, digest, published, seen in conn.exec_driver_sql(
-            f"SELECT url, content_hash, published_at, last_seen_at FROM {a}"
+def known_articles(conn: Connection, urls: Sequence[str] | None = None) -> dict[str, KnownArticle]:
+    """The stored article URLs and alias URLs among `urls` (every one: None), with what
+    incremental crawling needs."""
+    # Straight to the driver when reading them all: SQLAlchemy's result processing of 100,000
+    # rows cost more than the query. The column names are the models'; a renamed one fails
+    # every incremental test.
+    a, al = articles_table, aliases_table
+    if urls is None:
+        rows: Iterable[Any] = conn.exec_driver_sql(
+            f"SELECT url, content_hash, published_at, last_seen_at FROM {a.name}"
         )
-    }
-    aliases = conn.exec_driver_sql(
-        f"SELECT {al}.url, {a}.content_hash, {a}.published_at, {a}.last_seen_at, {a}.url "
-        f"FROM {al} JOIN {a} ON {a}.id = {al}.article_id"
-    )
-    for alias, digest, published, seen, article_url in aliases:
+        alias_rows: Iterable[Any] = conn.exec_driver_sql(
+            f"SELECT {al.name}.url, {a.name}.content_hash, {a.name}.published_at, {a.name}.last_seen_at, "
+            f"{a.name}.url FROM {al.name} JOIN {a.name} ON {a.name}.id = {al.name}.article_id"
+        )
+    else:
+        state = (a.c.content_hash, a.c.published_at, a.c.last_seen_at)
+        rows = [
+            row
+            for where in one_of(conn, a.c.url, urls)
+            for row in conn.execute(select(a.c.url, *state).where(where))
+        ]
+        alias_rows = [
+            row
+            for where in one_of(conn, al.c.url, urls)
+            for row in conn.execute(
+                select(al.c.url, *state, a.c.url).join(a, a.c.id == al.c.article_id).where(where)
+            )
+        ]
+    known = {url: KnownArticle(digest, published, seen) for url, digest, published, seen in rows}
+    for alias, digest, published, seen, article_url in alias_rows:
         known[alias] = KnownArticle(digest, published, seen, article_url)
     return known
+
+
+def anything_stored(conn: Connection) -> bool:
+    """Whether any article is stored: into an empty database, no URL needs looking up."""
+    return conn.execute(select(articles_table.c.id).limit(1)).first() is not None
 
 
 def completed_watermark(conn: Connection) -> datetime | None:

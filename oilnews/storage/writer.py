@@ -125,8 +125,9 @@ def write_batch(
     already made `max_versions_per_day` versions in the last 24 hours (a page whose text
     changes on every fetch: a counter, a rotating quote) is updated in place instead, so
     its history cannot grow without bound; 0 means no cap. A new URL whose
-    content is already stored under another URL becomes an alias of it: the database, not a
-    worker's memory, has the last word, so several workers never store one story twice.
+    content is already stored under another URL, or comes earlier in this batch, becomes an
+    alias of it: the database, not a worker's memory, has the last word, so several workers
+    never store one story twice.
     """
     result = BatchResult()
     now = utcnow()
@@ -161,8 +162,9 @@ def write_batch(
             stored_by_hash.setdefault(hit.content_hash, hit.url)
         aliases = list(aliases)
         for url in [u for u in by_url if u not in existing]:
-            original = stored_by_hash.get(by_url[url]["content_hash"])
-            if original is not None and original != url:
+            content = by_url[url]["content_hash"]
+            original = stored_by_hash.setdefault(content, url)  # the batch's first URL of it wins
+            if original != url:
                 aliases.append({"url": original, "alias": url})
                 del by_url[url]
                 result.folded += 1

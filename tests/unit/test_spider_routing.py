@@ -7,6 +7,8 @@ the end-to-end crawls read).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,6 +58,15 @@ def article(index: int) -> HtmlResponse:
     return html(BASE + entry.path, pages.render_article(CATALOGUE, entry, BASE, NOW))
 
 
+def collected(callback_output: AsyncIterator[Any]) -> list[Any]:
+    """What an (async) spider callback yields, run to its end."""
+
+    async def drain() -> list[Any]:
+        return [element async for element in callback_output]
+
+    return asyncio.run(drain())
+
+
 def requests_of(output: Any) -> list[Request]:
     return [r for r in output if isinstance(r, Request)]
 
@@ -66,7 +77,7 @@ def section_pages() -> int:
 
 def test_listing_page_requests_its_articles_first_then_the_next_page() -> None:
     s = spider()
-    out = list(s.parse_listing(listing(1), section=SECTION, page=1))
+    out = collected(s.parse_listing(listing(1), section=SECTION, page=1))
     articles = [r for r in requests_of(out) if r.callback == s.parse_article]
     nexts = [r for r in requests_of(out) if r.callback == s.parse_listing]
     listed = CATALOGUE.section_members[SECTION][: pages.PER_PAGE]
@@ -81,21 +92,21 @@ def test_listing_page_requests_its_articles_first_then_the_next_page() -> None:
 
 def test_max_pages_stops_pagination() -> None:
     s = spider(OILNEWS_MAX_PAGES=1)
-    out = requests_of(s.parse_listing(listing(1), section=SECTION, page=1))
+    out = requests_of(collected(s.parse_listing(listing(1), section=SECTION, page=1)))
     assert not [r for r in out if r.callback == s.parse_listing]
 
 
 def test_since_skips_older_entries_and_stops_at_an_older_page() -> None:
     newest = max(CATALOGUE.published(i) for i in CATALOGUE.section_members[SECTION])
     s = spider(OILNEWS_SINCE=(newest + timedelta(days=1)).date().isoformat())
-    out = requests_of(s.parse_listing(listing(1), section=SECTION, page=1))
+    out = requests_of(collected(s.parse_listing(listing(1), section=SECTION, page=1)))
     assert out == []
 
 
 def test_an_article_is_requested_once_per_run() -> None:
     s = spider()
-    first = requests_of(s.parse_listing(listing(1), section=SECTION, page=1))
-    again = requests_of(s.parse_listing(listing(1), section=SECTION, page=1))
+    first = requests_of(collected(s.parse_listing(listing(1), section=SECTION, page=1)))
+    again = requests_of(collected(s.parse_listing(listing(1), section=SECTION, page=1)))
     assert first and not [r for r in again if r.callback == s.parse_article]
 
 
@@ -112,18 +123,18 @@ def test_stored_articles_are_skipped_unless_the_sitemap_says_they_changed() -> N
 
 def test_article_yields_its_item_and_follows_sidebar_links_within_the_hop_limit() -> None:
     s = spider(OILNEWS_MAX_HOPS=1)
-    out = list(s.parse_article(article(10), hops=0))
+    out = collected(s.parse_article(article(10), hops=0))
     items = [i for i in out if isinstance(i, ArticleItem)]
     follows = requests_of(out)
     assert len(items) == 1 and items[0].url == BASE + CATALOGUE.path(10)
     assert follows and all(r.cb_kwargs == {"hops": 1} for r in follows)
     assert all(r.url.startswith(BASE + "/") and r.url.endswith(".html") for r in follows)
-    assert requests_of(s.parse_article(article(11), hops=1)) == []  # at the limit: no more hops
+    assert requests_of(collected(s.parse_article(article(11), hops=1))) == []  # at the limit: no more hops
 
 
 def test_follow_cap_bounds_the_requests_one_page_adds() -> None:
     s = spider(OILNEWS_MAX_FOLLOW_PER_PAGE=2)
-    assert len(requests_of(s.parse_article(article(10), hops=0))) == 2
+    assert len(requests_of(collected(s.parse_article(article(10), hops=0)))) == 2
     assert s.crawler.stats.get_value("oilnews/links/follow_capped") == 1
 
 
@@ -136,9 +147,9 @@ def test_off_site_and_non_article_links_are_not_requested() -> None:
 
 def test_empty_and_non_html_pages_are_recorded_not_parsed() -> None:
     s = spider()
-    assert list(s.parse_article(html(BASE + "/Energy/Coal/E.html", ""), hops=0)) == []
+    assert collected(s.parse_article(html(BASE + "/Energy/Coal/E.html", ""), hops=0)) == []
     binary = Response(url=BASE + "/Energy/Coal/P.html", body=b"%PDF-1.4")
-    assert list(s.parse_article(binary, hops=0)) == []
+    assert collected(s.parse_article(binary, hops=0)) == []
     reasons = {entry["reason"] for entry in s.crawler.stats.get_value("oilnews/skipped_urls")}
     assert reasons == {"empty_page", "not_html"}
 
@@ -150,7 +161,7 @@ def test_sitemap_index_entries_become_sitemap_requests() -> None:
         f"<sitemap><loc>{BASE}/sitemap_articles_2025_1.xml</loc></sitemap></sitemapindex>"
     )
     response = TextResponse(url=BASE + "/sitemap.xml", body=index.encode(), encoding="utf-8")
-    (nested,) = requests_of(s.parse_sitemap(response))
+    (nested,) = requests_of(collected(s.parse_sitemap(response)))
     assert nested.url == BASE + "/sitemap_articles_2025_1.xml" and nested.callback == s.parse_sitemap
 
 
@@ -175,8 +186,6 @@ def test_failed_requests_are_counted_by_kind(status: int, optional: bool, stat: 
 
 
 def test_start_requests_listings_rss_and_recent_sitemaps() -> None:
-    import asyncio
-
     s = spider(OILNEWS_SECTIONS=["Energy/Coal", "Energy/Crude-Oil"], OILNEWS_SITEMAP_LOOKBACK_MONTHS=2)
 
     async def collect() -> list[Request]:
@@ -192,13 +201,15 @@ def test_start_requests_listings_rss_and_recent_sitemaps() -> None:
 
 def test_listing_page_cap_is_the_last_bound() -> None:
     s = spider(OILNEWS_MAX_LISTING_PAGES=1)
-    out = requests_of(s.parse_listing(listing(1), section=SECTION, page=1))
+    out = requests_of(collected(s.parse_listing(listing(1), section=SECTION, page=1)))
     assert section_pages() > 1 and not [r for r in out if r.callback == s.parse_listing]
     assert s.crawler.stats.get_value("oilnews/listing/stopped_page_cap") == 1
 
 
 def test_a_listing_page_that_lists_nothing_new_ends_pagination() -> None:
     s = spider()
-    list(s.parse_listing(listing(1), section=SECTION, page=1))
-    again = requests_of(s.parse_listing(listing(1), section=SECTION, page=2))  # page 1's list again
+    collected(s.parse_listing(listing(1), section=SECTION, page=1))
+    again = requests_of(
+        collected(s.parse_listing(listing(1), section=SECTION, page=2))
+    )  # page 1's list again
     assert again == [] and s.crawler.stats.get_value("oilnews/listing/stopped_nothing_new") == 1
