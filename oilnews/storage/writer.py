@@ -65,6 +65,9 @@ _ARRAY_TYPES = {
     "is_premium": "boolean",
     "version": "integer",
 }
+# One encoder for every JSON value of a batch: json.dumps(v, ensure_ascii=False) builds a new
+# one per call, a tenth of the PostgreSQL writer's Python time for 750 values a batch.
+_JSON = json.JSONEncoder(ensure_ascii=False)
 # What the writer reads of every stored row of a batch.
 _STATE_COLUMNS = ("id", "url", "content_hash", "version", "first_seen_at", "last_seen_at")
 
@@ -142,11 +145,15 @@ def write_batch(
         urls, hashes = list(by_url), list({a["content_hash"] for a in by_url.values()})
         state = select(*(table.c[c] for c in _STATE_COLUMNS))
         if conn.dialect.name == "postgresql":
-            (by_urls,), (by_hashes,) = (
-                one_of(conn, table.c.url, urls),
-                one_of(conn, table.c.content_hash, hashes),
+            # Straight to psycopg with binary arrays (%b): its text-array quoting of 500 values
+            # was a fifth of a batch's time here (issue 15).
+            stored = list(
+                conn.exec_driver_sql(
+                    f"SELECT {', '.join(_STATE_COLUMNS)} FROM {table.name} "
+                    "WHERE url = ANY(%b::text[]) OR content_hash = ANY(%b::text[])",
+                    (urls, hashes),
+                )
             )
-            stored = list(conn.execute(state.where(or_(by_urls, by_hashes))))
         else:
             stored = [
                 row for where in one_of(conn, table.c.url, urls) for row in conn.execute(state.where(where))
@@ -267,7 +274,8 @@ def _upsert_postgres(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """The batch's articles in one INSERT ... SELECT FROM unnest(column arrays) ON CONFLICT
     DO UPDATE: one statement and one round trip where an executemany pipelines 250, and no
     SQLAlchemy parameter processing per row (measured here: 1.18 s against 1.28 s for 5,000
-    articles in batches of 250)."""
+    articles in batches of 250). The arrays go in psycopg's binary format (%b): quoting them
+    as text literals took 0.7 s of those 5,000 articles' 2.0 s."""
     dialect = conn.dialect
     utc = UTCDateTime()
     columns: list[list[Any]] = []
@@ -275,11 +283,11 @@ def _upsert_postgres(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         kind = _ARRAY_TYPES.get(name, "text")
         values = [row.get(name) for row in rows]
         if kind == "jsonb":
-            values = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+            values = [None if v is None else _JSON.encode(v) for v in values]
         elif kind == "timestamptz":
             values = [utc.process_bind_param(v, dialect) for v in values]
         columns.append(values)
-    arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(name, 'text')}[]" for name in _UPSERT_COLUMNS)
+    arrays = ", ".join(f"%b::{_ARRAY_TYPES.get(name, 'text')}[]" for name in _UPSERT_COLUMNS)
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _UPDATED_ON_CONFLICT)
     conn.exec_driver_sql(
         f"INSERT INTO {articles_table.name} ({', '.join(_UPSERT_COLUMNS)}) "
