@@ -1,21 +1,28 @@
-"""deploy/README.md's root set-up and one-shot commands, run as written.
+"""deploy/README.md's commands, run as written: set-up, one-shot, cron, the systemd timer
+and the watcher's unit.
 
-They create a system user, copy the checkout to /opt/oilnews, install it there, and write
-/etc/oilnews, /var/log/oilnews and /var/lib/oilnews. The test runs them in a private mount
-namespace (`unshare --mount`) whose /etc, /opt, /var/log and /var/lib are scratch copies, so
-the machine keeps its own; everything else (the commands, the network, PyPI, the user
-switching) is real. Two lines are stood in for: the optional `apt-get install chromium` (no
-package installs from a test) and `$EDITOR` (a script that sets the database URL and the site,
-as a person would). Cron and systemd sections need a running cron and systemd (PID 1) and are
-verified separately (test_deploy.py: the cron script, `systemd-analyze verify`).
+They create a system user, copy the checkout to /opt/oilnews, install it there, write /etc,
+/var/log, /var/lib and /var/spool, and talk to cron and systemd. The test runs them in private
+PID and mount namespaces whose /etc, /opt, /var/log, /var/lib, /var/spool, /tmp and /var/tmp are
+scratch copies, with systemd itself as PID 1 (the machine's own services and the units that
+touch the kernel, devices or /tmp are masked in the scratch /etc), so the machine keeps its own;
+everything else (the commands, systemd running the units with their sandbox, cron, the network,
+PyPI, the user switching) is real. Stood in for: `apt-get install` (no package installs from a
+test: chromium is left out; for cron the stub does what the package's postinst does, enable and
+start cron.service, cron itself being installed by scripts/services) and `$EDITOR` (a script
+that sets the database URL and the site, as a person would). Cron is not made to wait for
+its half-hour: the installed line is run the way cron runs it (its SHELL, an empty environment,
+the user's home), and must print nothing.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,24 +45,140 @@ def _block(heading: str) -> list[str]:
     ]
 
 
+# Units of the machine's own that must not run in the scratch system: they would touch the
+# kernel, devices, /dev/console or clean /tmp (the first try without these masks emptied the
+# machine's /tmp), or need D-Bus. The *.wants directories of the scratch /etc are emptied too.
+MASKED = (
+    "systemd-tmpfiles-setup.service",
+    "systemd-tmpfiles-setup-dev.service",
+    "systemd-tmpfiles-clean.timer",
+    "systemd-udevd.service",
+    "systemd-udevd-control.socket",
+    "systemd-udevd-kernel.socket",
+    "systemd-udev-trigger.service",
+    "systemd-udev-settle.service",
+    "systemd-sysctl.service",
+    "systemd-remount-fs.service",
+    "systemd-modules-load.service",
+    "systemd-binfmt.service",
+    "systemd-pstore.service",
+    "kmod-static-nodes.service",
+    "systemd-hwdb-update.service",
+    "systemd-sysusers.service",
+    "systemd-logind.service",
+    "systemd-user-sessions.service",
+    "console-getty.service",
+    "getty@tty1.service",
+    "getty.target",
+    "dbus.service",
+    "dbus.socket",
+    "e2scrub_reap.service",
+    "apt-daily.timer",
+    "apt-daily-upgrade.timer",
+)
+SCRATCH = {"etc": "/etc", "opt": "/opt", "varlog": "/var/log", "varlib": "/var/lib", "spool": "/var/spool"}
+EMPTY = {"tmp": "/tmp", "vartmp": "/var/tmp"}
+
+
+def _cron_line() -> tuple[str, str]:
+    """(SHELL, command) of deploy/cron/crontab's one entry."""
+    lines = [line for line in (ROOT / "deploy" / "cron" / "crontab").read_text().splitlines() if line.strip()]
+    shell = next(line.split("=", 1)[1] for line in lines if line.startswith("SHELL="))
+    (entry,) = [line for line in lines if not line.startswith("#") and "=" not in line.split()[0]]
+    return shell, entry.split(None, 5)[5]
+
+
+class ScratchSystem:
+    """systemd as PID 1 of private PID and mount namespaces over scratch copies of the system."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.process: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+
+    def __enter__(self) -> ScratchSystem:
+        etc = self.root / "etc"
+        for unit in MASKED:
+            (etc / "systemd" / "system" / unit).unlink(missing_ok=True)
+            (etc / "systemd" / "system" / unit).symlink_to("/dev/null")
+        for wants in (etc / "systemd" / "system").glob("*.wants"):
+            shutil.rmtree(wants)
+        mounts = [
+            f"mount --bind {self.root / name} {target}" for name, target in {**SCRATCH, **EMPTY}.items()
+        ]
+        boot = "\n".join(
+            [
+                "set -e",
+                "mount --make-rprivate /",
+                *mounts,
+                "mount -t tmpfs tmpfs /run",
+                "exec env container=oilnews-test /lib/systemd/systemd --system --unit=multi-user.target",
+            ]
+        )
+        log = (self.root / "systemd.log").open("wb")
+        self.process = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "--mount", "--mount-proc", "bash", "-c", boot],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
+            if children.stdout.strip():
+                self.pid = int(children.stdout.split()[0])
+                state = self.run("systemctl is-system-running", timeout=10).stdout.strip()
+                if state in ("running", "degraded"):
+                    return self
+            time.sleep(0.5)
+        self.__exit__()
+        raise AssertionError("systemd did not come up: " + (self.root / "systemd.log").read_text()[-3000:])
+
+    def run(self, script: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["nsenter", "-t", str(self.pid), "-m", "-p", "--", "bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            if self.pid:
+                os.kill(self.pid, 9)  # PID 1 of the namespace: everything in it goes too
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
 @pytest.mark.slow
-def test_root_setup_and_one_shot_commands_run_as_written(tmp_path: Path) -> None:
-    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("runuser") is None:
-        unavailable("the deploy commands need root, unshare and runuser")
-    if shutil.which("git") is None:
-        unavailable("git is needed to make the checkout the commands start from")
+def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
+    tools = ("unshare", "nsenter", "runuser", "crontab", "cron", "git")
+    if (
+        os.geteuid() != 0
+        or any(shutil.which(t) is None for t in tools)
+        or not Path("/lib/systemd/systemd").exists()
+    ):
+        unavailable(
+            f"the deploy commands need root, systemd and {', '.join(tools)} (scripts/services installs cron)"
+        )
     checkout = tmp_path / "checkout"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True, timeout=120)
-    for name in ("etc", "opt", "varlog", "varlib", "bin"):
+    for name in (*SCRATCH, *EMPTY, "bin"):
         (tmp_path / name).mkdir()
-    subprocess.run(["cp", "-a", "/etc/.", str(tmp_path / "etc")], check=True, timeout=120)
+    for name, target in SCRATCH.items():
+        if name != "opt":
+            subprocess.run(["cp", "-a", f"{target}/.", str(tmp_path / name)], check=True, timeout=300)
     stub = tmp_path / "bin" / "apt-get"
-    stub.write_text('#!/bin/sh\necho "apt-get $*: left out by the test" >&2\n')
+    stub.write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" cron "*) exec systemctl enable --now cron.service ;; esac  # its postinst\n'
+        'echo "apt-get $*: left out by the test" >&2\n'
+    )
     stub.chmod(0o755)
+    shell, cron_command = _cron_line()
 
     # A site publishing up to now, as the real one does (`crawl --since 2024-01` finds articles).
     epoch = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
-    with ReplicaServer(120, epoch=epoch, step=timedelta(hours=6)) as site:
+    with ReplicaServer(120, epoch=epoch, step=timedelta(hours=6)) as site, ScratchSystem(tmp_path) as system:
         editor = tmp_path / "bin" / "editor"
         editor.write_text(
             "#!/bin/sh\n"
@@ -64,32 +187,46 @@ def test_root_setup_and_one_shot_commands_run_as_written(tmp_path: Path) -> None
         )
         editor.chmod(0o755)
         preparation = _block("## Common preparation")
-        one_shot = _block("## 1. One-shot")
         assert any(line.startswith("useradd ") for line in preparation)
         script = "\n".join(
             [
                 "set -euo pipefail",
-                "mount --make-rprivate /",
-                f"mount --bind {tmp_path / 'etc'} /etc",
-                f"mount --bind {tmp_path / 'opt'} /opt",
-                f"mount --bind {tmp_path / 'varlog'} /var/log",
-                f"mount --bind {tmp_path / 'varlib'} /var/lib",
                 f"export PATH={tmp_path / 'bin'}:$PATH EDITOR={editor}",
                 f"cd {checkout}",  # "run from the root of your oilnews checkout"
                 *preparation,
-                *one_shot,
+                *_block("## 1. One-shot"),
+                *_block("## 2. Cron"),
+                "systemctl is-active cron.service",
+                # The installed line, as cron runs it: its SHELL, an empty environment, the home.
+                "cd /opt/oilnews && runuser -u oilnews -- env -i HOME=/opt/oilnews LOGNAME=oilnews"
+                f" SHELL={shell} PATH=/usr/bin:/bin {shell} -c {shlex.quote(cron_command)}"
+                " > /tmp/cron-line.out 2>&1",
+                *_block("## 3. systemd timer"),
+                "systemctl show -p Result --value oilnews-crawl.service",
+                *_block("## 5. Watch mode"),
+                "for _ in $(seq 1 60); do systemctl is-active -q oilnews-watch.service && break; sleep 1; done",
+                "sleep 5; systemctl stop oilnews-watch.service",
+                "systemctl show -p Result --value oilnews-watch.service",
                 # What the commands left, seen from inside (the scratch copies are root's outside).
                 "stat -c '%a %U' /etc/oilnews/env /var/lib/oilnews /var/log/oilnews",
             ]
         )
-        result = subprocess.run(
-            ["unshare", "--mount", "bash", "-c", script], capture_output=True, text=True, timeout=1800
-        )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    modes = result.stdout.strip().splitlines()[-3:]
-    assert modes == ["600 oilnews", "750 oilnews", "750 oilnews"], result.stdout
-    assert "run " in result.stdout and "finished" in result.stdout  # `oilnews runs` listed the runs
+        result = system.run(script)
+        journal = system.run("journalctl --no-pager -n 80", timeout=60).stdout
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:] + journal[-3000:]
+    out = result.stdout
+    modes = out.strip().splitlines()[-3:]
+    assert modes == ["600 oilnews", "750 oilnews", "750 oilnews"], out
+    assert "run " in out and "finished" in out  # `oilnews runs` listed the runs
+    assert "*/30 * * * *" in out  # `crontab -u oilnews -l` shows the installed line
+    assert (tmp_path / "tmp" / "cron-line.out").read_text() == ""  # success: nothing for cron to mail
+    assert "oilnews-crawl.timer" in out  # systemctl list-timers
+    assert out.count("success") >= 2, out  # the crawl unit's and the watcher's Result
     db = f"sqlite:///{tmp_path / 'varlib' / 'oilnews' / 'oilnews.db'}"
     assert query(db, "select count(*) from articles")[0][0] == 120
-    statuses = [row.status for row in query(db, "select status from crawl_runs order by id")]
-    assert statuses == ["finished", "finished", "finished"]  # crawl, crawl --since, scrapy crawl
+    rows = query(db, "select spider, status, finish_reason from crawl_runs order by id")
+    news = [row for row in rows if row.spider == "news"]
+    # crawl, crawl --since, scrapy crawl, the cron line, the systemd unit (the timer may add one)
+    assert len(news) >= 5 and all(row.status == "finished" for row in news), rows
+    watch = [row for row in rows if row.spider == "watch"]
+    assert len(watch) == 1 and watch[0].finish_reason == "shutdown", rows
