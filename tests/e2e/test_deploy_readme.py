@@ -17,6 +17,7 @@ the user's home), and must print nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -77,7 +78,7 @@ MASKED = (
     "apt-daily-upgrade.timer",
 )
 SCRATCH = {"etc": "/etc", "opt": "/opt", "varlog": "/var/log", "varlib": "/var/lib", "spool": "/var/spool"}
-EMPTY = {"tmp": "/tmp", "vartmp": "/var/tmp"}
+EMPTY = {"vartmp": "/var/tmp", "tmp": "/tmp"}  # /tmp last: the scratch copies may live under it
 
 
 def _cron_line() -> tuple[str, str]:
@@ -144,7 +145,8 @@ class ScratchSystem:
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
             if self.pid:
-                os.kill(self.pid, 9)  # PID 1 of the namespace: everything in it goes too
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, 9)  # PID 1 of the namespace: everything in it goes too
             self.process.kill()
             self.process.wait(timeout=30)
 
