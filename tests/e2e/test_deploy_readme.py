@@ -61,6 +61,7 @@ MASKED = (
     "systemd-sysctl.service",
     "systemd-remount-fs.service",
     "systemd-modules-load.service",
+    "modprobe@.service",
     "systemd-binfmt.service",
     "systemd-pstore.service",
     "kmod-static-nodes.service",
@@ -116,12 +117,12 @@ class ScratchSystem:
                 "exec env container=oilnews-test /lib/systemd/systemd --system --unit=multi-user.target",
             ]
         )
-        log = (self.root / "systemd.log").open("wb")
-        self.process = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount", "--mount-proc", "bash", "-c", boot],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.root / "systemd.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                ["unshare", "--pid", "--fork", "--mount", "--mount-proc", "bash", "-c", boot],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
@@ -162,14 +163,16 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
         unavailable(
             f"the deploy commands need root, systemd and {', '.join(tools)} (scripts/services installs cron)"
         )
-    checkout = tmp_path / "checkout"
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True, timeout=120)
-    for name in (*SCRATCH, *EMPTY, "bin"):
+    for name in (*SCRATCH, *EMPTY):
         (tmp_path / name).mkdir()
+    # What the commands start from lies in the scratch /tmp, where they see it.
+    checkout, bin_dir = tmp_path / "tmp" / "checkout", tmp_path / "tmp" / "bin"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(checkout)], check=True, timeout=120)
+    bin_dir.mkdir()
     for name, target in SCRATCH.items():
         if name != "opt":
             subprocess.run(["cp", "-a", f"{target}/.", str(tmp_path / name)], check=True, timeout=300)
-    stub = tmp_path / "bin" / "apt-get"
+    stub = bin_dir / "apt-get"
     stub.write_text(
         "#!/bin/sh\n"
         'case " $* " in *" cron "*) exec systemctl enable --now cron.service ;; esac  # its postinst\n'
@@ -181,7 +184,7 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
     # A site publishing up to now, as the real one does (`crawl --since 2024-01` finds articles).
     epoch = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
     with ReplicaServer(120, epoch=epoch, step=timedelta(hours=6)) as site, ScratchSystem(tmp_path) as system:
-        editor = tmp_path / "bin" / "editor"
+        editor = bin_dir / "editor"
         editor.write_text(
             "#!/bin/sh\n"
             "sed -i 's|^OILNEWS_DATABASE_URL=.*|OILNEWS_DATABASE_URL=sqlite:////var/lib/oilnews/oilnews.db|' \"$1\"\n"
@@ -193,8 +196,8 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
         script = "\n".join(
             [
                 "set -euo pipefail",
-                f"export PATH={tmp_path / 'bin'}:$PATH EDITOR={editor}",
-                f"cd {checkout}",  # "run from the root of your oilnews checkout"
+                "export PATH=/tmp/bin:$PATH EDITOR=/tmp/bin/editor",
+                "cd /tmp/checkout",  # "run from the root of your oilnews checkout"
                 *preparation,
                 *_block("## 1. One-shot"),
                 *_block("## 2. Cron"),
