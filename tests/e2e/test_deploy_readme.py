@@ -35,15 +35,25 @@ from tests.helpers import ROOT, query, unavailable
 README = ROOT / "deploy" / "README.md"
 
 
-def _block(heading: str) -> list[str]:
-    """The command lines of the first ```sh block under `heading`, comments dropped."""
+def _block(heading: str, nth: int = 0) -> list[str]:
+    """The command lines of the `nth` ```sh block under `heading` (before the next heading of
+    its level), comments dropped."""
     text = README.read_text(encoding="utf-8")
     section = text[text.index(heading) :]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert block is not None, f"no sh block under {heading!r}"
-    return [
-        line for line in block.group(1).splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
+    level = heading.split()[0] + " "
+    end = section.find("\n" + level, len(heading))
+    blocks = re.findall(r"```sh\n(.*?)```", section if end < 0 else section[:end], re.S)
+    assert len(blocks) > nth, f"no sh block {nth} under {heading!r}"
+    return [line for line in blocks[nth].splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+# Until scrapyd has no job pending or running (the schedule refuses a second one: exit 75).
+WAIT_FOR_SCRAPYD = (
+    "wait_for_scrapyd() { for _ in $(seq 1 300); do"
+    ' out=$(. /etc/oilnews/env; curl -s -u "$SCRAPYD_USERNAME:$SCRAPYD_PASSWORD"'
+    " 'http://127.0.0.1:6800/listjobs.json?project=oilnews');"
+    """ case "$out" in *'"pending": []'*'"running": []'*) return 0 ;; esac; sleep 1; done; return 1; }"""
+)
 
 
 # Units of the machine's own that must not run in the scratch system: they would touch the
@@ -212,6 +222,12 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
                 "for _ in $(seq 1 60); do systemctl is-active -q oilnews-watch.service && break; sleep 1; done",
                 "sleep 5; systemctl stop oilnews-watch.service",
                 "systemctl show -p Result --value oilnews-watch.service",
+                *_block("## 4. scrapyd"),
+                WAIT_FOR_SCRAPYD,
+                *(f"{line} && wait_for_scrapyd" for line in _block("## 4. scrapyd", 1)),
+                *_block("## Alerts and metrics"),
+                _block("## 1. One-shot")[0],  # a crawl after it writes the metrics file
+                "test -s /var/lib/node_exporter/textfile/oilnews.prom",
                 # What the commands left, seen from inside (the scratch copies are root's outside).
                 "stat -c '%a %U' /etc/oilnews/env /var/lib/oilnews /var/log/oilnews",
             ]
@@ -231,7 +247,8 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
     assert query(db, "select count(*) from articles")[0][0] == 120
     rows = query(db, "select spider, status, finish_reason from crawl_runs order by id")
     news = [row for row in rows if row.spider == "news"]
-    # crawl, crawl --since, scrapy crawl, the cron line, the systemd unit (the timer may add one)
-    assert len(news) >= 5 and all(row.status == "finished" for row in news), rows
+    # crawl, crawl --since, scrapy crawl, the cron line, the systemd unit (the timer may add
+    # one), two scrapyd jobs, the crawl that wrote the metrics file
+    assert len(news) >= 8 and all(row.status == "finished" for row in news), rows
     watch = [row for row in rows if row.spider == "watch"]
     assert len(watch) == 1 and watch[0].finish_reason == "shutdown", rows
