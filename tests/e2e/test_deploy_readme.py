@@ -23,6 +23,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -146,12 +147,18 @@ class ScratchSystem:
         raise AssertionError("systemd did not come up: " + (self.root / "systemd.log").read_text()[-3000:])
 
     def run(self, script: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["nsenter", "-t", str(self.pid), "-m", "-p", "--", "bash", "-c", script],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        # Output to files, not pipes: a daemon the script starts in the background (scrapyd)
+        # keeps a pipe open after the script ends, and reading it to its end would never end.
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+            done = subprocess.run(
+                ["nsenter", "-t", str(self.pid), "-m", "-p", "--", "bash", "-c", script],
+                stdout=out,
+                stderr=err,
+                timeout=timeout,
+            )
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(done.args, done.returncode, out.read(), err.read())
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
