@@ -78,10 +78,6 @@ class DigestSet:
             self.add(k)
         return self
 
-    def nbytes(self) -> int:
-        """Roughly what it holds in memory (the array, and the recent set at 70 bytes each)."""
-        return self._sorted.itemsize * len(self._sorted) + 70 * len(self._recent)
-
 
 class DigestDupeFilter(RFPDupeFilter):
     """Scrapy's duplicate filter (DUPEFILTER_CLASS), the same fingerprints, 8 bytes each.

@@ -37,7 +37,6 @@ class DedupePipeline:
     def __init__(self, crawler: Crawler, across_runs: bool) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.across_runs = across_runs
         self.urls_seen = DigestSet()
         self.known = KnownIndex.of(crawler) if across_runs else None
 

@@ -332,7 +332,7 @@ class NewsSpider(Spider):
         if hops >= self.max_hops:
             return
         links = [link.url for link in item.links if link.kind in FOLLOW_KINDS]
-        await self.known.look_up(u for u in links if u not in self._requested and u not in self._skipped)
+        await self.known.look_up(links)  # those met before were looked up then: not asked again
         followed = 0
         for url in links:
             if self._wanted(url):

@@ -145,8 +145,8 @@ def write_batch(
         urls, hashes = list(by_url), list({a["content_hash"] for a in by_url.values()})
         state = select(*(table.c[c] for c in _STATE_COLUMNS))
         if conn.dialect.name == "postgresql":
-            # Straight to psycopg with binary arrays (%b): its text-array quoting of 500 values
-            # was a fifth of a batch's time here (issue 15).
+            # Straight to psycopg with binary arrays (%b), as the upsert's below: psycopg quotes
+            # text arrays value by value with regular expressions (issue 15).
             stored = list(
                 conn.exec_driver_sql(
                     f"SELECT {', '.join(_STATE_COLUMNS)} FROM {table.name} "
