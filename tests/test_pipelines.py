@@ -256,3 +256,63 @@ def test_a_stored_alias_stays_an_alias(sqlite_url: str, tmp_path: Path) -> None:
     (out,) = _through(crawler, article(url=alias, body="Served with another text today."))
     assert out == AliasItem(url=a.url, alias=alias)
     assert crawler.stats.get_value("oilnews/dedupe/known_alias") == 1
+
+
+def test_batches_of_every_length_run_the_same_statements(sqlite_url: str) -> None:
+    """sqlite3 prepares and keeps (up to 128 per connection) one statement per SQL text: a
+    text that varied with a batch's length grew a long crawl by tens of MB (issue 15). Batches
+    of 1, 3 and 7 articles, new and then stored, with links, authors, aliases and quotes, must
+    run exactly the statements that batches of 2 run."""
+    from sqlalchemy import event
+
+    from oilnews.items import AuthorProfile
+    from oilnews.pipelines.store import Batch
+
+    database = Database(sqlite_url)
+    database.transaction(lambda conn: None)  # migrations, before statements are counted
+
+    def batch(size: int, start: int, body: str) -> Batch:
+        made = Batch()
+        for number in range(start, start + size):
+            url = f"https://oilprice.com/Energy/Coal/N{number}.html"
+            (item,) = _cleaned(
+                article(
+                    url=url,
+                    body=f"{body} {number}.",
+                    links=[
+                        ArticleLink(f"https://oilprice.com/Energy/Coal/L{number}-{k}.html", "related")
+                        for k in range(number % 4 + 1)
+                    ],
+                    author_profiles=[
+                        AuthorProfile(f"https://oilprice.com/contributors/A{number % 3}", f"A{number % 3}")
+                    ],
+                )
+            )
+            made.add(item)
+            made.add(AliasItem(url=url, alias=url.replace(".html", "-twin.html")))
+            made.add(PriceQuoteItem(blend_id=number, name="WTI", price=60.0, observed_at=PUBLISHED))
+        return made
+
+    def statements(sizes: list[int], start: int) -> set[str]:
+        seen: set[str] = set()
+
+        def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            seen.add(statement)
+
+        event.listen(database.engine, "before_cursor_execute", record)
+        try:
+            for size in sizes:
+                for body in ("First", "Edited"):  # new rows, then stored ones with a version
+                    database.transaction(batch(size, start, body).write)
+                start += size
+        finally:
+            event.remove(database.engine, "before_cursor_execute", record)
+        return seen
+
+    try:
+        pairs = statements([2, 2], 0)
+        varied = statements([1, 3, 7], 100)
+    finally:
+        database.close()
+    assert varied == pairs
+    assert query(sqlite_url, "select count(*) from articles")[0][0] == 2 + 2 + 1 + 3 + 7

@@ -2,8 +2,13 @@
 
 Upserts by canonical URL (`ON CONFLICT`), versions of changed articles, aliases for content
 already stored under another URL, the links of each page as last seen, price quotes. Counts
-are of rows actually written: RETURNING, not a driver's rowcount (PostgreSQL gives -1 or a
-batch figure for multi-row statements).
+are of rows actually written (`written`): RETURNING on PostgreSQL, whose driver gives -1 or a
+batch figure for multi-row statements; SQLite's own count of changed rows.
+
+Every statement has one text whatever the batch holds: sqlite3 keeps up to 128 prepared
+statements per connection, and a multi-row `VALUES` or an `IN` list of each new length was a
+new one of up to a megabyte (4,250 parameters, the search index's triggers). A crawl whose
+batches varied in length grew by 30 to 60 MB until that cache was full (issue 15).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, any_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,7 +35,6 @@ from oilnews.storage.models import (
     versions_table,
 )
 
-T = TypeVar("T")
 _WRITE_LOCK_ID = 0x0111_4E45_5754  # PostgreSQL advisory lock key: one article batch at a time
 
 ARTICLE_FIELDS = (
@@ -95,23 +99,30 @@ class BatchResult:
     authors: int = 0  # author profiles new or changed
 
 
-def chunks(rows: Sequence[T], size: int) -> Iterable[Sequence[T]]:
-    """`rows` in slices of `size`: IN lists and parameter counts stay bounded."""
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
-
-
 def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any]:
-    """WHERE clauses matching `column` against `values`: on PostgreSQL one `= ANY(array)`
-    (one statement text whatever the count, so psycopg prepares it once; an IN list of 250
-    parameters was parsed again on every batch), elsewhere IN lists of at most 500."""
+    """The WHERE clause matching `column` against `values` (none for no values), with one
+    statement text whatever the count: on PostgreSQL `= ANY(array)` (psycopg prepares it once;
+    an IN list of 250 parameters was parsed again on every batch), on SQLite
+    `IN (SELECT value FROM json_each(?))` (one prepared statement, not one per list length)."""
     if not values:
         return
     if conn.dialect.name == "postgresql":
         yield column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
         return
-    for chunk in chunks(values, 500):
-        yield column.in_(chunk)
+    listed = func.json_each(bindparam(None, _JSON.encode(list(values)))).table_valued("value")
+    yield column.in_(select(listed.c.value))
+
+
+def written(conn: Connection, statement: Any, rows: Sequence[dict[str, Any]], key: Any) -> int:
+    """Execute an INSERT over `rows` and return how many rows it inserted or updated: on
+    PostgreSQL by RETURNING `key` (its rowcount is no count for a multi-row statement), on
+    SQLite by sqlite3's count of changed rows after one executemany of a one-row statement
+    (a RETURNING there becomes a multi-row VALUES of each batch's length)."""
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        return len(conn.execute(statement.returning(key), rows).all())
+    return int(conn.execute(statement, rows).rowcount)
 
 
 def write_batch(
@@ -238,19 +249,15 @@ def write_batch(
             )
             if conn.dialect.name == "postgresql":
                 _upsert_postgres(conn, upserts)
-                # Ids only of the new rows that have links or authors to write under them.
-                wanted = [
-                    u["url"] for u in upserts if u["url"] not in ids and _has_children(by_url[u["url"]])
-                ]
-                ids.update(
-                    (row.url, row.id)
-                    for where in one_of(conn, table.c.url, wanted)
-                    for row in conn.execute(select(table.c.id, table.c.url).where(where))
-                )
             else:
-                # SQLite: RETURNING gives the new rows' ids, no SELECT of them afterwards.
-                returned = conn.execute(stmt.returning(table.c.id, table.c.url), upserts)
-                ids.update((row.url, row.id) for row in returned)
+                conn.execute(stmt, upserts)  # one prepared statement, executemany
+            # Ids only of the new rows that have links or authors to write under them.
+            wanted = [u["url"] for u in upserts if u["url"] not in ids and _has_children(by_url[u["url"]])]
+            ids.update(
+                (row.url, row.id)
+                for where in one_of(conn, table.c.url, wanted)
+                for row in conn.execute(select(table.c.id, table.c.url).where(where))
+            )
         if versions:
             vstmt = insert_for(conn, versions_table).on_conflict_do_nothing()
             conn.execute(vstmt, versions)
@@ -266,7 +273,7 @@ def write_batch(
             index_elements=["blend_id", "observed_at"]
         )
         rows = [{**q, "fetched_at": now} for q in quotes]
-        result.quotes = len(conn.execute(qstmt.returning(quotes_table.c.id), rows).all())
+        result.quotes = written(conn, qstmt, rows, quotes_table.c.id)
     return result
 
 
@@ -326,10 +333,8 @@ def _write_aliases(conn: Connection, aliases: Sequence[dict[str, str]], now: dat
         for a in aliases
         if a["url"] in ids and a["alias"] != a["url"]
     ]
-    if rows:
-        stmt = insert_for(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
-        return len(conn.execute(stmt.returning(aliases_table.c.id), rows).all())
-    return 0
+    stmt = insert_for(conn, aliases_table).on_conflict_do_nothing(index_elements=["url"])
+    return written(conn, stmt, rows, aliases_table.c.id)
 
 
 def _has_children(article: dict[str, Any]) -> bool:
@@ -376,7 +381,7 @@ def _write_authors(
         where=changed,
     )
     rows = [{**p, "first_seen_at": now, "updated_at": now} for p in profiles.values()]
-    written = len(conn.execute(stmt.returning(table.c.id), rows).all())
+    changed_profiles = written(conn, stmt, rows, table.c.id)
     author_ids = {
         row.profile_url: row.id
         for where in one_of(conn, table.c.profile_url, list(profiles))
@@ -388,7 +393,7 @@ def _write_authors(
         conn.execute(delete(link).where(where))
     links = [{"article_id": a, "author_id": author_ids[p]} for a, p in dict.fromkeys(pairs)]
     conn.execute(insert_for(conn, link).on_conflict_do_nothing(), links)
-    return written
+    return changed_profiles
 
 
 def _write_links(
