@@ -91,7 +91,7 @@ def core_executemany(url: str, items: list[Any]) -> float:
     return elapsed
 
 
-TRIALS = 5
+TRIALS = 9
 
 
 def main() -> None:

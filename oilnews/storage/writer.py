@@ -5,19 +5,20 @@ already stored under another URL, the links of each page as last seen, price quo
 are of rows actually written (`written`): RETURNING on PostgreSQL, whose driver gives -1 or a
 batch figure for multi-row statements; SQLite's own count of changed rows.
 
-Every statement has one text whatever the batch holds: sqlite3 keeps up to 128 prepared
-statements per connection, and a multi-row `VALUES` or an `IN` list of each new length was a
-new one of up to a megabyte (4,250 parameters, the search index's triggers). A crawl whose
-batches varied in length grew by 30 to 60 MB until that cache was full (issue 15).
+A statement's text never depends on how long a batch is (`one_of`, `power_of_two_slices`):
+sqlite3 keeps up to 128 prepared statements per connection, and a multi-row `VALUES` or an `IN`
+list of each new length was a new one of up to a megabyte (4,250 parameters, the search
+index's triggers). A crawl whose batches varied in length grew by about 4 KB an article until
+that cache was full (issue 15).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, any_, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -35,6 +36,7 @@ from oilnews.storage.models import (
     versions_table,
 )
 
+T = TypeVar("T")
 _WRITE_LOCK_ID = 0x0111_4E45_5754  # PostgreSQL advisory lock key: one article batch at a time
 
 ARTICLE_FIELDS = (
@@ -111,6 +113,18 @@ def one_of(conn: Connection, column: Any, values: Sequence[Any]) -> Iterable[Any
         return
     listed = func.json_each(bindparam(None, _JSON.encode(list(values)))).table_valued("value")
     yield column.in_(select(listed.c.value))
+
+
+def power_of_two_slices(rows: Sequence[T], largest: int = 128) -> Iterator[Sequence[T]]:
+    """`rows` in consecutive slices whose lengths are powers of two, at most `largest` (250
+    rows: 128, 64, 32, 16, 8, 2): a multi-row statement over them has one of eight texts,
+    whatever the batch's length, where a slice of each length would be a new text."""
+    start, size = 0, largest
+    while start < len(rows):
+        while size > len(rows) - start:
+            size //= 2
+        yield rows[start : start + size]
+        start += size
 
 
 def written(conn: Connection, statement: Any, rows: Sequence[dict[str, Any]], key: Any) -> int:
@@ -249,15 +263,22 @@ def write_batch(
             )
             if conn.dialect.name == "postgresql":
                 _upsert_postgres(conn, upserts)
+                # Ids only of the new rows that have links or authors to write under them.
+                wanted = [
+                    u["url"] for u in upserts if u["url"] not in ids and _has_children(by_url[u["url"]])
+                ]
+                ids.update(
+                    (row.url, row.id)
+                    for where in one_of(conn, table.c.url, wanted)
+                    for row in conn.execute(select(table.c.id, table.c.url).where(where))
+                )
             else:
-                conn.execute(stmt, upserts)  # one prepared statement, executemany
-            # Ids only of the new rows that have links or authors to write under them.
-            wanted = [u["url"] for u in upserts if u["url"] not in ids and _has_children(by_url[u["url"]])]
-            ids.update(
-                (row.url, row.id)
-                for where in one_of(conn, table.c.url, wanted)
-                for row in conn.execute(select(table.c.id, table.c.url).where(where))
-            )
+                # SQLite: multi-row statements (one executemany of a one-row upsert took three
+                # times as long: every row opened the table, its indexes and the search
+                # index's triggers again), RETURNING the new rows' ids.
+                returning = stmt.returning(table.c.id, table.c.url)
+                for rows in power_of_two_slices(upserts):
+                    ids.update((row.url, row.id) for row in conn.execute(returning, rows))
         if versions:
             vstmt = insert_for(conn, versions_table).on_conflict_do_nothing()
             conn.execute(vstmt, versions)
