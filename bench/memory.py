@@ -1,10 +1,11 @@
 """Issue 15: a crawl of 100,000 articles in flat memory (peak under 300 MB, flat in its second
-half), then a rerun over those 100,000 stored articles with nothing new (at most 2 s of process
-wall time, under 200 MB), side by side in one run."""
+half), then reruns over those 100,000 stored articles with nothing new (at most 2 s of process
+wall time, the median of five, under 200 MB), side by side in one run."""
 
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from bench.common import ROOT, last_run, write_section
 from oilnews.replica.server import ReplicaServer
 
 ARTICLES = 100_000
+RERUNS = 5
 
 
 def sampled(command: list[str]) -> tuple[float, list[tuple[float, float]], int]:
@@ -49,8 +51,11 @@ def main() -> None:
         total, samples, code = sampled(command)
         assert code == 0, "the crawl failed"
         _stats, counts = last_run(db)
-        rerun_seconds, rerun_samples, rerun_code = sampled(command)
-        assert rerun_code == 0, "the rerun failed"
+        reruns: list[tuple[float, float]] = []  # (wall seconds, peak RSS MB) of each rerun
+        for _ in range(RERUNS):
+            rerun_seconds, rerun_samples, rerun_code = sampled(command)
+            assert rerun_code == 0, "the rerun failed"
+            reruns.append((rerun_seconds, max(r for _, r in rerun_samples)))
         _rstats, rerun_counts = last_run(db)
     marks = []
     for share in (0.1, 0.25, 0.5, 0.75, 0.95):
@@ -58,7 +63,8 @@ def main() -> None:
         marks.append(f"| {share:.0%} | {moment:.0f} | {rss:.0f} |")
     peak = max(r for _, r in samples)
     second_half = [r for t, r in samples if t > total / 2]
-    rerun_peak = max(r for _, r in rerun_samples)
+    rerun_walls = [w for w, _ in reruns]
+    rerun_peak = max(r for _, r in reruns)
     lines = [
         f"`oilnews crawl` of a {ARTICLES:,}-article replica into an empty SQLite database"
         f" ({counts['articles_new']:,} articles stored, {counts['requests']:,} requests, {total:.0f} s), resident"
@@ -71,9 +77,12 @@ def main() -> None:
         f"Peak RSS {peak:.0f} MB (target under 300 MB); second half of the crawl between"
         f" {min(second_half):.0f} and {max(second_half):.0f} MB.",
         "",
-        f"Then the same command again, nothing new on the site: {rerun_counts['requests']:,} requests,"
-        f" {rerun_counts['articles_new']} new, process wall time {rerun_seconds:.2f} s (target at most 2 s),"
-        f" peak RSS {rerun_peak:.0f} MB (target under 200 MB).",
+        f"Then the same command again, {RERUNS} times one after the other, nothing new on the site:"
+        f" {rerun_counts['requests']:,} requests and {rerun_counts['articles_new']} new each (the last);"
+        f" process wall time median {statistics.median(rerun_walls):.2f} s (target at most 2 s), the runs"
+        f" {', '.join(f'{w:.2f}' for w in rerun_walls)} s; peak RSS at most {rerun_peak:.0f} MB (target under 200 MB).",
+        "One run is no measurement on this machine (a virtual machine shared with others): the same",
+        "rerun measured from 1.1 to 2.6 s on one day, so the median of five is reported, with each.",
     ]
     write_section(
         "memory", "Memory over 100,000 articles, and the rerun (issue 15)", "python -m bench memory", lines
