@@ -117,8 +117,9 @@ def main() -> None:
         f"{ROWS:,} cleaned articles (6 paragraphs, no links) into an empty database, {TRIALS} trials each,"
         " ours and the baseline interleaved; the medians.",
         "The store pipeline: batches of OILNEWS_DB_BATCH_SIZE (250), each one transaction that reads the",
-        "batch's stored rows and same-content rows in one query, upserts (`ON CONFLICT DO UPDATE`; on",
-        "PostgreSQL one `unnest()` statement per batch), and keeps versions and aliases; off the event loop.",
+        "batch's stored rows and same-content rows (one query on PostgreSQL, two on SQLite), upserts",
+        "(`ON CONFLICT DO UPDATE`; on PostgreSQL one `unnest()` statement per batch, on SQLite multi-row",
+        "statements of 128, 64, ... rows), and keeps versions and aliases; off the event loop.",
         "The baseline: one SQLAlchemy Core `insert(articles)` executemany of the same rows in one transaction",
         "(no upsert, no duplicate or version checks, one commit).",
         "",
