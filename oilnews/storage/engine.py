@@ -92,7 +92,13 @@ def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(rendered)
         if create_dirs and path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # the user's --db names a place no file can go: exit 3
+                raise DatabaseUnusable(
+                    f"cannot create the directory of {path}: {error.strerror or error}; "
+                    "give --db a path in a directory this user may write"
+                ) from None
         engine = create_engine(rendered, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

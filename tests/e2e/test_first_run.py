@@ -118,6 +118,15 @@ def test_read_only_database_exits_3_before_crawling(replica: ReplicaServer, tmp_
     assert sum(replica.hits.values()) == hits
 
 
+def test_sqlite_path_that_cannot_be_created_exits_3(replica: ReplicaServer, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = run_oilnews("crawl", "--site", replica.url, "--db", f"sqlite:///{blocker / 'x.db'}")
+    assert result.returncode == ExitCode.DATABASE
+    assert f"cannot create the directory of {blocker / 'x.db'}" in one_error_line(result.stderr)
+    assert blocker.read_text() == "not a directory" and not replica.hits
+
+
 def test_site_down_exits_2(sqlite_url: str) -> None:
     result = run_oilnews("crawl", "--site", "http://127.0.0.1:9", "--db", sqlite_url)
     assert result.returncode == ExitCode.UNREACHABLE
