@@ -8,17 +8,24 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import POSTGRES_ADMIN_URL, unavailable
+from tests.helpers import PrivatePostgres, fresh_postgres_database
+
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is marked `e2e`: `-m "not e2e"` is the fast lane."""
+    for item in items:
+        if E2E in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -29,26 +36,18 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database per test, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of this test's own, to stop and restart (the shared one never is)."""
+    server = PrivatePostgres()
     try:
-        admin = create_engine(
-            POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
-            isolation_level="AUTOCOMMIT",
-        )
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as error:
-        unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error}")
-    name = f"oilnews_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    try:
-        yield f"{base}/{name}"
+        yield server
     finally:
-        admin.dispose()  # a test may have restarted the server: start from fresh connections
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        server.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -5,16 +5,22 @@ Fixtures live in conftest.py; everything a test imports lives here.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from scrapy.http import HtmlResponse
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from oilnews.cli import crawl_argv
 
@@ -34,9 +40,10 @@ def unavailable(reason: str) -> None:
 
 
 def shared_page(name: str) -> Path:
+    """A real oilprice.com page from ../shared: absent, the test skips, and fails under CI."""
     path = SHARED_PAGES / name
     if not path.is_file():
-        pytest.skip(f"{path} is absent: the real oilprice.com pages live in ../shared/oilprice-pages")
+        unavailable(f"{path} is absent: the real oilprice.com pages live in ../shared/oilprice-pages")
     return path
 
 
@@ -44,12 +51,45 @@ def html_response(path: Path, url: str) -> HtmlResponse:
     return HtmlResponse(url=url, body=path.read_bytes(), encoding="utf-8")
 
 
+# What a developer's own shell may carry that must not leak into a test's command.
+_CALLER_SETS = ("OILNEWS_DATABASE_URL", "OILNEWS_SITE_URL")
+
+
+def oilnews_main(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`oilnews ARGS` in this process: oilnews.cli.main(argv) with its stdout, stderr and exit
+    code captured, in ~ms instead of a fresh interpreter's seconds. For argument and error paths
+    and the read commands, where no reactor starts; a crawl that runs needs run_oilnews."""
+    from oilnews.cli import main
+
+    saved_env, saved_cwd = dict(os.environ), Path.cwd()
+    saved_streams = sys.stdout, sys.stderr
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")  # .buffer, as a real one
+    stderr = io.StringIO()
+    try:
+        for name in _CALLER_SETS:
+            os.environ.pop(name, None)
+        os.environ.update(env or {})
+        os.chdir(cwd or ROOT)
+        sys.stdout, sys.stderr = stdout, stderr
+        code = main(list(args))
+    finally:
+        sys.stdout, sys.stderr = saved_streams
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    stdout.flush()
+    out = stdout.buffer.getvalue().decode("utf-8")  # type: ignore[attr-defined]
+    return subprocess.CompletedProcess(["oilnews", *args], code, out, stderr.getvalue())
+
+
 def run_oilnews(
     *args: str, env: dict[str, str] | None = None, timeout: float = 600, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """The real command line, in a fresh process (a Twisted reactor runs once per process)."""
     # The caller states site and database; a developer's own environment must not leak in.
-    full_env = {k: v for k, v in os.environ.items() if k not in ("OILNEWS_DATABASE_URL", "OILNEWS_SITE_URL")}
+    full_env = {k: v for k, v in os.environ.items() if k not in _CALLER_SETS}
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "oilnews.cli", *args],
@@ -83,17 +123,94 @@ def watch_command(site: str, db: str, tmp: Path, *extra: str, **settings: Any) -
     return crawl_argv(site, db, *extra, command="watch", **fast)
 
 
-def pg_ctl(action: str) -> None:
-    """`pg_ctlcluster ... main <action>` on the local PostgreSQL (start, stop, restart)."""
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir() or os.geteuid() != 0:
-        unavailable("stopping or restarting PostgreSQL needs root and Debian's pg_ctlcluster")
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database on the shared server (a unique name: safe in parallel),
+    dropped afterwards."""
+    try:
+        admin = create_engine(
+            POSTGRES_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://", 1),
+            isolation_level="AUTOCOMMIT",
+        )
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:
+        unavailable(f"PostgreSQL at {POSTGRES_ADMIN_URL} is not reachable: {error}")
+    name = f"oilnews_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def held_port() -> Iterator[int]:
+    """A loopback port this test holds and nobody listens on: connecting is refused at once
+    (a site that is down), and no other test can be handed the port meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def _postgres_bin(tool: str) -> str:
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{tool}"))
+    if found:
+        return str(found[-1])
+    path = shutil.which(tool)
+    if path is None:
+        unavailable(f"PostgreSQL's {tool} is not installed (apt-get install postgresql)")
+    return str(path)
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of one test's own, for the tests that stop or restart the server:
+    its own data directory, listening only on a Unix socket in that directory (no port to
+    share or collide on), started and stopped with pg_ctl. The shared server at
+    POSTGRES_ADMIN_URL keeps serving every other test, so these run in parallel with them."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="oilnews-pg-"))
+        self.data = self.root / "data"
+        # PostgreSQL will not run as root: as root, its own user runs it.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            if shutil.which("runuser") is None:
+                unavailable("a private PostgreSQL run as root needs runuser (util-linux)")
+            shutil.chown(self.root, "postgres")
+        self._run(_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self.url = f"postgresql://postgres@/test?host={self.root}"
+        self.start()
+        self._run(_postgres_bin("createdb"), "-h", str(self.root), "-U", "postgres", "test")
+
+    def _run(self, *command: str) -> None:
+        result = subprocess.run([*self._as, *command], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"{' '.join(command)}: {result.stdout}{result.stderr}")
+
+    def _ctl(self, action: str) -> None:
+        options = f"-c listen_addresses='' -c unix_socket_directories={self.root} -c fsync=off"
+        log = self.root / "server.log"
+        self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(log), "-w", action)
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("stop")
+
+    def restart(self) -> None:
+        self._ctl("restart")
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError):
+            self._run(_postgres_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def crawl(

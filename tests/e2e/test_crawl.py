@@ -13,7 +13,7 @@ from oilnews.dates import parse_since
 from oilnews.replica.content import TWIN_REMAINDER
 from oilnews.replica.server import ReplicaServer
 from oilnews.storage.engine import head_revision
-from tests.helpers import FIXTURES, ROOT, crawl, query, run_oilnews, runs
+from tests.helpers import FIXTURES, ROOT, crawl, held_port, oilnews_main, query, run_oilnews, runs
 
 ARTICLES = 300
 TWINS = sum(1 for i in range(ARTICLES) if i % 50 == TWIN_REMAINDER)
@@ -152,15 +152,16 @@ def test_scrapy_crawl_news_from_project_dir(replica: ReplicaServer, sqlite_url: 
 
 
 def test_unreachable_site_is_one_clear_line(sqlite_url: str) -> None:
-    result = crawl("http://127.0.0.1:9", sqlite_url)
+    with held_port() as port:
+        result = crawl(f"http://127.0.0.1:{port}", sqlite_url)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "cannot reach http://127.0.0.1:9" in result.stderr and "Traceback" not in result.stderr
+    assert f"cannot reach http://127.0.0.1:{port}" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_parse_command_prints_item_json() -> None:
     url = "https://oilprice.com/Geopolitics/International/Kazakhstan-On-Edge.html"
-    result = run_oilnews("parse", str(FIXTURES / "premium_article.html"), "--url", url)
+    result = oilnews_main("parse", str(FIXTURES / "premium_article.html"), "--url", url)
     assert result.returncode == 0, result.stderr
     item = json.loads(result.stdout)
     assert item["source"] == "Eurasianet.org" and item["is_premium"] and len(item["summary"]) == 3
@@ -169,7 +170,7 @@ def test_parse_command_prints_item_json() -> None:
 
 def test_runs_command_lists_runs(replica: ReplicaServer, sqlite_url: str, tmp_path: Path) -> None:
     crawl(replica.url, sqlite_url, "--max-pages", "1", tmp=tmp_path)
-    result = run_oilnews("runs", "--db", sqlite_url)
+    result = oilnews_main("runs", "--db", sqlite_url)
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()
     assert header.split()[:3] == ["run", "started", "(UTC)"]
@@ -189,25 +190,23 @@ def test_robots_txt_is_obeyed(sqlite_url: str, tmp_path: Path) -> None:
 
 
 def test_db_upgrade_replica_serve_and_progress_lines(sqlite_url: str, tmp_path: Path) -> None:
-    upgraded = run_oilnews("db", "upgrade", "--db", sqlite_url)
+    upgraded = oilnews_main("db", "upgrade", "--db", sqlite_url)
     assert upgraded.returncode == 0 and "schema up to date" in upgraded.stdout
     assert query(sqlite_url, "select version_num from alembic_version")[0][0] == head_revision()
 
-    import socket
     import urllib.request
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "oilnews.cli", "replica", "serve", "--port", str(port), "--articles", "40"],
+    server = subprocess.Popen(  # port 0: the replica says which port it was given
+        [sys.executable, "-m", "oilnews.cli", "replica", "serve", "--port", "0", "--articles", "40"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
-        assert server.stdout is not None and "serving on" in server.stdout.readline()
-        site = f"http://127.0.0.1:{port}"
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert "serving on http://127.0.0.1:" in first, first
+        site = first.split("serving on ", 1)[1].strip()
         with urllib.request.urlopen(site + "/robots.txt", timeout=10) as robots:
             assert b"Disallow: /account/" in robots.read()
         result = run_oilnews(

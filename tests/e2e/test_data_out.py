@@ -3,9 +3,13 @@ the bookmark, full-text search, one article with its versions, authors and forum
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,14 +18,14 @@ import pytest
 
 from oilnews.replica.pages import FORUM_THREADS, author_bio
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import crawl, query, run_oilnews, runs
+from tests.helpers import crawl, fresh_postgres_database, oilnews_main, query, run_oilnews, runs
 
 N = 120
 EDITED = frozenset({5, 60})  # neither a twin (index % 50 == 21)
 
 
 def export(db: str, *args: str) -> Any:
-    result = run_oilnews("export", "--db", db, *args)
+    result = oilnews_main("export", "--db", db, *args)
     assert result.returncode == 0, result.stderr
     return result
 
@@ -38,15 +42,73 @@ def authors_of(value: Any) -> list[str]:
     return json.loads(value) if isinstance(value, str) else list(value)
 
 
-@pytest.fixture
-def crawled(database_url: str, tmp_path: Path) -> tuple[str, ReplicaServer]:
-    site = ReplicaServer(N).start()
-    try:
-        result = crawl(site.url, database_url, tmp=tmp_path)
+@contextmanager
+def stored_site(kind: str, tmp: Path) -> Iterator[tuple[str, ReplicaServer]]:
+    """A replica of N articles crawled into a new database of `kind`."""
+    with contextlib.ExitStack() as stack:
+        if kind == "sqlite":
+            db = f"sqlite:///{tmp / 'oilnews.db'}"
+        else:
+            db = stack.enter_context(fresh_postgres_database())
+        site = stack.enter_context(ReplicaServer(N))
+        result = crawl(site.url, db, tmp=tmp)
         assert result.returncode == 0, result.stderr
-        yield database_url, site  # type: ignore[misc]
-    finally:
-        site.stop()
+        yield db, site
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def kind(request: pytest.FixtureRequest) -> str:
+    """The database of the module's shared crawls: one parameter for both, so pytest runs
+    every test on SQLite and then every test on PostgreSQL, building each crawl once."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def crawled(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ReplicaServer]]:
+    """One crawl per database, read by every test that only reads."""
+    with stored_site(kind, tmp_path_factory.mktemp("crawled")) as stored:
+        yield stored
+
+
+@dataclass
+class Recrawl:
+    """A crawl, what was exported and stored before the site moved on, and the --full crawl
+    after it published 10 articles and revised EDITED; one per database, for the tests of
+    change: bookmarks, search after edits, versions, author bios."""
+
+    db: str
+    site: ReplicaServer
+    bookmark: Path
+    first_export: list[dict[str, Any]]
+    second_export: list[dict[str, Any]]
+    original: Any  # the catalogue before the edits
+    bio_reset: str  # the author whose stored bio was made stale before the --full crawl
+    authors_before: dict[str, Any]
+    counts: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def recrawled(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recrawl]:
+    from sqlalchemy import text
+
+    from oilnews.storage.engine import create_db_engine
+
+    tmp = tmp_path_factory.mktemp("recrawled")
+    with stored_site(kind, tmp) as (db, site):
+        bookmark = tmp / "bookmark.json"
+        first = jsonl(db, "--bookmark", str(bookmark), "--fields", "id,changed_at")
+        second = jsonl(db, "--bookmark", str(bookmark), "--fields", "id")
+        original = site.state.catalogue
+        stale = sorted({original.article(i).author for i in range(N)})[0]
+        engine = create_db_engine(db)
+        with engine.begin() as conn:
+            conn.execute(text("update authors set bio = 'an old bio' where name = :n"), {"n": stale})
+        engine.dispose()
+        before = {r["name"]: r["updated_at"] for r in jsonl(db, "--table", "authors")}
+        site.publish(N + 10, edited=EDITED)
+        result = crawl(site.url, db, "--full", tmp=tmp)
+        assert result.returncode == 0, result.stderr
+        yield Recrawl(db, site, bookmark, first, second, original, stale, before, runs(db, 1)[0].counts)
 
 
 def test_every_format_reads_back_as_the_rows(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
@@ -120,24 +182,15 @@ def test_filters_give_exactly_their_subsets(crawled: tuple[str, ReplicaServer]) 
 
     only = jsonl(db, "--fields", "url,title", "--section", "Energy")
     assert all(list(r) == ["url", "title"] for r in only)
-    bad = run_oilnews("export", "--db", db, "--fields", "url,nonsense")
+    bad = oilnews_main("export", "--db", db, "--fields", "url,nonsense")
     assert bad.returncode == 64 and "nonsense not in articles" in bad.stderr
 
 
-def test_bookmark_exports_only_what_is_new_or_changed(
-    crawled: tuple[str, ReplicaServer], tmp_path: Path
-) -> None:
-    db, site = crawled
-    bookmark = tmp_path / "bookmark.json"
-    first = jsonl(db, "--bookmark", str(bookmark), "--fields", "id,changed_at")
-    assert len(first) == N and bookmark.exists()
-    assert jsonl(db, "--bookmark", str(bookmark), "--fields", "id") == []  # nothing since
-
-    site.publish(N + 10, edited=EDITED)
-    result = crawl(site.url, db, "--full", tmp=tmp_path)
-    assert result.returncode == 0, result.stderr
-    counts = runs(db, 1)[0].counts
-    assert (counts["articles_new"], counts["articles_updated"]) == (10, len(EDITED))
+def test_bookmark_exports_only_what_is_new_or_changed(recrawled: Recrawl) -> None:
+    db, site, bookmark = recrawled.db, recrawled.site, recrawled.bookmark
+    assert len(recrawled.first_export) == N
+    assert recrawled.second_export == []  # nothing since
+    assert (recrawled.counts["articles_new"], recrawled.counts["articles_updated"]) == (10, len(EDITED))
 
     changed = jsonl(db, "--bookmark", str(bookmark), "--fields", "id,url")
     new_urls = {site.url + site.state.catalogue.path(i) for i in range(N, N + 10)}
@@ -147,38 +200,40 @@ def test_bookmark_exports_only_what_is_new_or_changed(
 
     # A failed export leaves neither a partial file nor a moved bookmark.
     before = bookmark.read_text()
-    broken = run_oilnews("export", "--db", db, "--bookmark", str(bookmark), "--fields", "id,bogus")
+    broken = oilnews_main("export", "--db", db, "--bookmark", str(bookmark), "--fields", "id,bogus")
     assert broken.returncode == 64 and bookmark.read_text() == before
 
 
-def test_search_ranks_and_follows_edits(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+def _search_urls(db: str, words: str, *extra: str) -> list[str]:
+    result = oilnews_main("search", words, "--db", db, "--json", *extra)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line)["url"] for line in result.stdout.splitlines()]
+
+
+def test_search_ranks(crawled: tuple[str, ReplicaServer]) -> None:
     db, site = crawled
-    cat = site.state.catalogue
-    target = cat.article(30)
+    target = site.state.catalogue.article(30)
     words = " ".join(target.paragraphs[1].split()[:6])  # words of its body
-    hits = [
-        json.loads(line) for line in run_oilnews("search", words, "--db", db, "--json").stdout.splitlines()
-    ]
+    result = oilnews_main("search", words, "--db", db, "--json")
+    hits = [json.loads(line) for line in result.stdout.splitlines()]
     assert site.url + target.path in [h["url"] for h in hits]
     assert all("[" in h["snippet"] and "]" in h["snippet"] for h in hits)
 
-    # An edited article is found by its new words and no longer by the ones the edit removed.
-    edited = cat.article(5)
-    removed = set(edited.paragraphs[-1].lower().replace(".", " ").replace(",", " ").split())
-    site.publish(N, edited=EDITED)
-    assert crawl(site.url, db, "--full", tmp=tmp_path).returncode == 0
+
+def test_search_follows_edits(recrawled: Recrawl) -> None:
+    """An edited article is found by its new words and no longer by the ones the edit removed."""
+    db, site = recrawled.db, recrawled.site
+
+    def words(text: str) -> set[str]:
+        return set(text.lower().replace(".", " ").replace(",", " ").split())
+
+    edited = recrawled.original.article(5)
     revised = site.state.catalogue.article(5)
-    added = revised.paragraphs[-1]
-    gone = removed - set(" ".join(revised.paragraphs).lower().replace(".", " ").replace(",", " ").split())
+    gone = words(edited.paragraphs[-1]) - words(" ".join(revised.paragraphs))
     assert gone
-
-    def urls(q: str) -> list[str]:
-        lines = run_oilnews("search", q, "--db", db, "--json", "--limit", "200").stdout.splitlines()
-        return [json.loads(line)["url"] for line in lines]
-
     url = site.url + edited.path
-    assert url in urls(added)
-    assert url not in urls(" ".join(sorted(gone)))
+    assert url in _search_urls(db, revised.paragraphs[-1], "--limit", "200")
+    assert url not in _search_urls(db, " ".join(sorted(gone)), "--limit", "200")
 
 
 def test_a_title_hit_ranks_above_a_body_hit(database_url: str) -> None:
@@ -226,16 +281,11 @@ def test_a_title_hit_ranks_above_a_body_hit(database_url: str) -> None:
     assert hits[0].rank > hits[1].rank
 
 
-def test_show_one_article_with_aliases_links_and_versions(
-    crawled: tuple[str, ReplicaServer], tmp_path: Path
-) -> None:
-    db, site = crawled
-    cat = site.state.catalogue
-    url = site.url + cat.path(5)
-    site.publish(N, edited=EDITED)
-    assert crawl(site.url, db, "--full", tmp=tmp_path).returncode == 0
+def test_show_one_article_with_aliases_links_and_versions(recrawled: Recrawl) -> None:
+    db, site = recrawled.db, recrawled.site
+    url = site.url + site.state.catalogue.path(5)
 
-    shown = run_oilnews("show", url, "--db", db, "--versions", "--json")
+    shown = oilnews_main("show", url, "--db", db, "--versions", "--json")
     assert shown.returncode == 0, shown.stderr
     view = json.loads(shown.stdout)
     assert view["url"] == url and view["version"] == 2
@@ -244,19 +294,19 @@ def test_show_one_article_with_aliases_links_and_versions(
     assert old["version"] == 1 and "body" in old["changes"]
     assert any(line.startswith("+Update: this story was revised") for line in old["changes"]["body"]["diff"])
 
-    text = run_oilnews("show", str(view["id"]), "--db", db, "--versions", "--links").stdout
+    text = oilnews_main("show", str(view["id"]), "--db", db, "--versions", "--links").stdout
     assert text.splitlines()[1] == url and "version 1 (seen until" in text and "related " in text
 
     twin = query(db, "select a.url, al.url from article_aliases al join articles a on a.id = al.article_id")
     assert twin, "the replica serves content twins"
-    by_alias = json.loads(run_oilnews("show", twin[0][1], "--db", db, "--json").stdout)
+    by_alias = json.loads(oilnews_main("show", twin[0][1], "--db", db, "--json").stdout)
     assert by_alias["url"] == twin[0][0] and twin[0][1] in by_alias["aliases"]
 
-    missing = run_oilnews("show", site.url + "/Energy/Coal/Nope.html", "--db", db)
+    missing = oilnews_main("show", site.url + "/Energy/Coal/Nope.html", "--db", db)
     assert missing.returncode == 64 and "no stored article" in missing.stderr
 
 
-def test_authors_and_forum_links(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+def test_authors_and_forum_links(crawled: tuple[str, ReplicaServer]) -> None:
     db, site = crawled
     cat = site.state.catalogue
     names = {cat.article(i).author for i in range(N)}
@@ -273,23 +323,13 @@ def test_authors_and_forum_links(crawled: tuple[str, ReplicaServer], tmp_path: P
     skipped = runs(db, 1)[0].stats.get("oilnews/skipped_urls") or []
     assert not [s for s in skipped if "community.oilprice.com/topic/1278" in s["url"]]  # never requested
 
-    # A bio that changed on the site is updated; one that did not keeps its row untouched.
-    name = sorted(names)[0]
-    query_update = "update authors set bio = 'an old bio' where name = :n"
-    from sqlalchemy import text
 
-    from oilnews.storage.engine import create_db_engine
-
-    engine = create_db_engine(db)
-    with engine.begin() as conn:
-        conn.execute(text(query_update), {"n": name})
-    engine.dispose()
-    before = {r["name"]: r["updated_at"] for r in jsonl(db, "--table", "authors")}
-    assert crawl(site.url, db, "--full", tmp=tmp_path).returncode == 0
-    after = {r["name"]: r for r in jsonl(db, "--table", "authors")}
+def test_a_changed_bio_is_updated_and_an_unchanged_one_untouched(recrawled: Recrawl) -> None:
+    name, before = recrawled.bio_reset, recrawled.authors_before
+    after = {r["name"]: r for r in jsonl(recrawled.db, "--table", "authors")}
     assert after[name]["bio"] == author_bio(name) and after[name]["updated_at"] > before[name]
-    other = sorted(names)[1]
-    assert after[other]["updated_at"] == before[other]
+    other = sorted(before)[1]
+    assert other != name and after[other]["updated_at"] == before[other]
 
 
 def test_a_terminal_gets_a_progress_bar(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
@@ -324,5 +364,5 @@ def test_a_terminal_gets_a_progress_bar(crawled: tuple[str, ReplicaServer], tmp_
     os.close(leader)
     assert process.returncode == 0
     assert f"[{'#' * 30}] {N}/{N} rows".encode() in seen, seen[-400:]
-    piped = run_oilnews("export", "--db", db, "--out", str(out))
+    piped = run_oilnews("export", "--db", db, "--out", str(out))  # a real process: stderr a pipe
     assert "\r[" not in piped.stderr  # not a terminal: no bar

@@ -13,7 +13,7 @@ import pytest
 from oilnews.errors import ExitCode
 from oilnews.replica.faults import CURLY_TITLE_PREFIX, Fault
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import ROOT, crawl, query, run_oilnews, runs
+from tests.helpers import ROOT, crawl, held_port, oilnews_main, query, run_oilnews, runs
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -49,7 +49,7 @@ def test_readme_exit_code_table_is_the_enum() -> None:
     ],
 )
 def test_usage_errors_exit_64(arguments: list[str], says: str, sqlite_url: str, tmp_path: Path) -> None:
-    result = run_oilnews(
+    result = oilnews_main(
         "crawl", "--site", "http://127.0.0.1:9", "--db", sqlite_url, *arguments, cwd=tmp_path
     )
     assert result.returncode == ExitCode.USAGE
@@ -82,7 +82,7 @@ def test_scrapy_crawl_checks_arguments_too(sqlite_url: str) -> None:
     ],
 )
 def test_bad_database_urls_exit_3(database: str, says: str, replica: ReplicaServer) -> None:
-    result = run_oilnews("crawl", "--site", replica.url, "--db", database)
+    result = oilnews_main("crawl", "--site", replica.url, "--db", database)
     assert result.returncode == ExitCode.DATABASE
     assert says in one_error_line(result.stderr)
     assert not replica.hits, "the site was crawled into a database that cannot work"
@@ -101,7 +101,7 @@ def test_missing_postgres_database_role_or_host_fail_at_once(
     change: object, says: str, postgres_url: str, replica: ReplicaServer
 ) -> None:
     url = change(postgres_url)  # type: ignore[operator]
-    result = run_oilnews("crawl", "--site", replica.url, "--db", url)
+    result = oilnews_main("crawl", "--site", replica.url, "--db", url)
     assert result.returncode == ExitCode.DATABASE
     line = one_error_line(result.stderr)  # one line: no retry warnings before it
     assert says in line
@@ -112,7 +112,9 @@ def test_read_only_database_exits_3_before_crawling(replica: ReplicaServer, tmp_
     db_file = tmp_path / "ro.db"
     assert crawl(replica.url, f"sqlite:///{db_file}", "--max-pages", "1", tmp=tmp_path).returncode == 0
     hits = sum(replica.hits.values())
-    result = run_oilnews("crawl", "--site", replica.url, "--db", f"sqlite:///file:{db_file}?mode=ro&uri=true")
+    result = oilnews_main(
+        "crawl", "--site", replica.url, "--db", f"sqlite:///file:{db_file}?mode=ro&uri=true"
+    )
     assert result.returncode == ExitCode.DATABASE
     assert "read-only" in one_error_line(result.stderr)
     assert sum(replica.hits.values()) == hits
@@ -121,16 +123,17 @@ def test_read_only_database_exits_3_before_crawling(replica: ReplicaServer, tmp_
 def test_sqlite_path_that_cannot_be_created_exits_3(replica: ReplicaServer, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    result = run_oilnews("crawl", "--site", replica.url, "--db", f"sqlite:///{blocker / 'x.db'}")
+    result = oilnews_main("crawl", "--site", replica.url, "--db", f"sqlite:///{blocker / 'x.db'}")
     assert result.returncode == ExitCode.DATABASE
     assert f"cannot create the directory of {blocker / 'x.db'}" in one_error_line(result.stderr)
     assert blocker.read_text() == "not a directory" and not replica.hits
 
 
 def test_site_down_exits_2(sqlite_url: str) -> None:
-    result = run_oilnews("crawl", "--site", "http://127.0.0.1:9", "--db", sqlite_url)
+    with held_port() as port:
+        result = oilnews_main("crawl", "--site", f"http://127.0.0.1:{port}", "--db", sqlite_url)
     assert result.returncode == ExitCode.UNREACHABLE
-    assert "cannot reach http://127.0.0.1:9" in one_error_line(result.stderr)
+    assert f"cannot reach http://127.0.0.1:{port}" in one_error_line(result.stderr)
 
 
 def test_missing_package_is_one_line_naming_it(
@@ -150,7 +153,7 @@ def test_missing_package_is_one_line_naming_it(
 
 def test_read_commands_create_nothing(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir" / "oilnews.db"
-    result = run_oilnews("runs", "--db", f"sqlite:///{missing}", cwd=tmp_path)
+    result = oilnews_main("runs", "--db", f"sqlite:///{missing}", cwd=tmp_path)
     assert result.returncode == ExitCode.DATABASE
     assert f"no database at {missing}" in one_error_line(result.stderr)
     assert not list(tmp_path.iterdir())

@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import ROOT, pg_ctl, query, run_oilnews, runs, unavailable, watch_command
+from tests.helpers import ROOT, PrivatePostgres, query, run_oilnews, runs, unavailable, watch_command
 
 PUBLISH_EVERY = 3.0
 # Feed polled at least every 3 s (OILNEWS_WATCH_MAX_SECONDS in watch_command), a part-filled
@@ -240,8 +240,10 @@ def test_watch_rides_out_a_site_outage_and_alerts_once_each_way(
 
 
 @pytest.mark.postgres
-def test_watch_spools_through_a_postgres_outage_and_replays(postgres_url: str, tmp_path: Path) -> None:
-    pg_ctl("status")  # skips, with the reason, where the server cannot be stopped here
+def test_watch_spools_through_a_postgres_outage_and_replays(
+    private_postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    postgres_url = private_postgres.url
     with ReplicaServer(30) as site:
         site.publish_every(1.5)
         command = watch_command(
@@ -249,13 +251,13 @@ def test_watch_spools_through_a_postgres_outage_and_replays(postgres_url: str, t
         )
         with watching(command) as watcher:
             _wait(lambda: _heartbeat(postgres_url), 60, "a heartbeat", watcher)
-            pg_ctl("stop")
+            private_postgres.stop()
             try:
                 _wait(
                     lambda: list((tmp_path / "spool").glob("batch-*.jsonl")), 60, "a spooled batch", watcher
                 )
             finally:
-                pg_ctl("start")
+                private_postgres.start()
             size = site.state.catalogue.size
             _wait(
                 lambda: query(postgres_url, "select count(*) from articles")[0][0] >= size,
