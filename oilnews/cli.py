@@ -261,7 +261,7 @@ def cmd_replica(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from oilnews.storage.runs import recent_runs
-    from oilnews.summary import RUNS_HEADER, run_views, runs_line
+    from oilnews.summary import RUNS_HEADER, run_views, runs_line, utc_now
 
     with _reading(args) as database:
         # A distributed run is one row per worker: read enough rows for `limit` runs of them.
@@ -272,7 +272,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
             print(json.dumps(view.to_json(), ensure_ascii=False))
         return ExitCode.OK
     print(RUNS_HEADER)
-    now = datetime.now(UTC)
+    now = utc_now()
     for view in views:
         print(runs_line(view, now))
     return ExitCode.OK
@@ -390,7 +390,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from oilnews.storage.backfill import progress
     from oilnews.storage.models import articles_table
     from oilnews.storage.runs import latest_run
-    from oilnews.summary import WATCH_SPIDER, run_views, watcher_state
+    from oilnews.summary import WATCH_SPIDER, run_views, utc_now, watcher_state
 
     def read(conn: Any) -> tuple[Any, int, Any]:
         state = progress(conn)
@@ -403,7 +403,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     with _reading(args) as database:
         state, stored, watcher_row = database.transaction(read)
     watcher = run_views([watcher_row])[0] if watcher_row is not None else None
-    now = datetime.now(UTC)
+    now = utc_now()
     silent = watcher.silent_for(now) if watcher is not None else None
     code = ExitCode.UNHEALTHY if watcher is not None and watcher.stale(now) else ExitCode.OK
     eta = state.eta_seconds

@@ -7,7 +7,7 @@ and `crawl_runs.counts` always say the same thing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from oilnews import health
@@ -80,6 +80,12 @@ def summary_line(counts: dict[str, Any], seconds: float, healthy: bool, run_id: 
 STATUS_ORDER = ("running", "failed", "abandoned", "finished")  # a group shows the worst
 WATCH_SPIDER = "watch"  # the watcher's spider name: its crawl_runs rows are judged by heartbeat
 DEFAULT_HEARTBEAT_SECONDS = 30.0  # the watch spider's OILNEWS_WATCH_HEARTBEAT_SECONDS
+
+
+def utc_now() -> datetime:
+    """The clock by which `runs` and `status` judge a heartbeat's age: one place, so a test
+    can move time forward instead of waiting for a watcher to go silent."""
+    return datetime.now(UTC)
 
 
 def stale_after(heartbeat_seconds: float) -> float:

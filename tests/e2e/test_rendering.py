@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,11 +37,28 @@ def browser() -> None:
         unavailable("Chromium is not installed (apt-get install chromium; scripts/services does it)")
 
 
-def live_chromium() -> list[psutil.Process]:
+@pytest.fixture
+def tag(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A mark in the environment of this test's crawls, inherited by the Playwright driver and
+    the Chromium it starts: the browsers this test left behind, not another test's."""
+    value = uuid.uuid4().hex
+    monkeypatch.setenv(TAG, value)
+    return value
+
+
+TAG = "OILNEWS_TEST_TAG"
+
+
+def live_chromium(tag: str) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["name", "status"]):
-        if "chrom" in (process.info["name"] or "") and process.info["status"] != psutil.STATUS_ZOMBIE:
-            found.append(process)
+        if "chrom" not in (process.info["name"] or "") or process.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if process.environ().get(TAG) == tag:
+                found.append(process)
+        except psutil.Error:  # gone meanwhile, or not ours to read
+            pass
     return found
 
 
@@ -48,7 +66,7 @@ def stats_of(db: str) -> dict:  # type: ignore[type-arg]
     return runs(db, 1)[0].stats
 
 
-def test_script_pages_challenges_and_chart(sqlite_url: str, tmp_path: Path) -> None:
+def test_script_pages_challenges_and_chart(sqlite_url: str, tmp_path: Path, tag: str) -> None:
     n = 60
     with ReplicaServer(n, js_every=JS_EVERY) as site:
         result = crawl(site.url, sqlite_url, tmp=tmp_path)
@@ -85,7 +103,7 @@ def test_script_pages_challenges_and_chart(sqlite_url: str, tmp_path: Path) -> N
     assert stats["oilnews/render/challenge"] == len(challenged)
     # images, fonts and media are never fetched by the browser
     assert not any(k.startswith("playwright/request_count/resource_type/image") for k in stats)
-    assert not live_chromium()
+    assert not live_chromium(tag)
 
 
 def test_rendering_off_records_what_needed_a_browser(sqlite_url: str, tmp_path: Path) -> None:
@@ -135,7 +153,7 @@ def test_missing_browser_is_a_clear_error(replica: ReplicaServer, sqlite_url: st
     assert not query(sqlite_url, "select count(*) from price_quotes where source = 'chart'")[0][0]
 
 
-def test_200_rendered_pages_bounded_and_cleaned_up(sqlite_url: str, tmp_path: Path) -> None:
+def test_200_rendered_pages_bounded_and_cleaned_up(sqlite_url: str, tmp_path: Path, tag: str) -> None:
     with ReplicaServer(200) as site:
         command = crawl_command(site.url, sqlite_url, tmp=tmp_path, OILNEWS_RENDER_ALWAYS="true")
         process = subprocess.Popen(
@@ -157,6 +175,6 @@ def test_200_rendered_pages_bounded_and_cleaned_up(sqlite_url: str, tmp_path: Pa
     assert stats["playwright/page_count/closed"] == stats["playwright/page_count"]
     assert stats["playwright/page_count/max_concurrent"] <= 4
     time.sleep(1)
-    assert not live_chromium(), "a Chromium process outlived the crawl"
+    assert not live_chromium(tag), "a Chromium process outlived the crawl"
     assert 0 < peak < PEAK_PSS_LIMIT_MB, f"peak PSS {peak:.0f} MB"
     print(f"peak PSS of crawler + driver + Chromium over 200 rendered pages: {peak:.0f} MB")

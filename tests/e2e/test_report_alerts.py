@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import IN_CI, crawl, run_oilnews, unavailable
+from tests.helpers import IN_CI, crawl, oilnews_main, smtp_controller, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -36,7 +36,7 @@ def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> No
         site.state.broken_articles = True  # a second, unhealthy run: marked on the runs chart
         assert crawl(site.url, sqlite_url, "--full", tmp=tmp_path).returncode == 1
     out = tmp_path / "report.html"
-    result = run_oilnews("report", "--db", sqlite_url, "--out", str(out), "--days", "100000")
+    result = oilnews_main("report", "--db", sqlite_url, "--out", str(out), "--days", "100000")
     assert result.returncode == 0, result.stderr
     page_html = out.read_text(encoding="utf-8")
     assert "<script" not in page_html and "<link" not in page_html and "@import" not in page_html
@@ -76,9 +76,9 @@ def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> No
 
 def test_report_of_an_empty_database_is_a_page(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'empty.db'}"
-    assert run_oilnews("db", "upgrade", "--db", db).returncode == 0
+    assert oilnews_main("db", "upgrade", "--db", db).returncode == 0
     out = tmp_path / "empty.html"
-    result = run_oilnews("report", "--db", db, "--out", str(out))
+    result = oilnews_main("report", "--db", db, "--out", str(out))
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "No article stored yet" in text and "No crawl run in the last 30 days" in text
@@ -87,7 +87,7 @@ def test_report_of_an_empty_database_is_a_page(tmp_path: Path) -> None:
 @pytest.fixture
 def smtp() -> Iterator[tuple[int, list[Any]]]:
     try:
-        from aiosmtpd.controller import Controller
+        import aiosmtpd.controller  # noqa: F401
     except ImportError:
         if IN_CI:
             raise
@@ -100,12 +100,8 @@ def smtp() -> Iterator[tuple[int, list[Any]]]:
             received.append(envelope)
             return "250 OK"
 
-    import socket
-
-    with socket.socket() as probe:  # a free port: the controller checks it can connect to it
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller = smtp_controller(Handler())
+    port = int(controller.port)
     controller.start()
     try:
         yield port, received
@@ -193,12 +189,10 @@ def test_an_undeliverable_alert_is_counted_and_bounded(sqlite_url: str, tmp_path
 def test_email_alert_over_starttls_with_a_login(sqlite_url: str, tmp_path: Path) -> None:
     """A relay that insists on STARTTLS and a login: the alert goes through it, the password
     never in the message or the log."""
-    import socket
     import ssl
     import subprocess
 
     try:
-        from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult
     except ImportError:
         if IN_CI:
@@ -244,18 +238,14 @@ def test_email_alert_over_starttls_with_a_login(sqlite_url: str, tmp_path: Path)
         logins.append((auth_data.login.decode(), auth_data.password.decode()))
         return AuthResult(success=auth_data.password == b"s3cret-smtp")
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(
+    controller = smtp_controller(
         Handler(),
-        hostname="127.0.0.1",
-        port=port,
         tls_context=context,
         require_starttls=True,
         authenticator=authenticator,
         auth_require_tls=True,
     )
+    port = int(controller.port)
     controller.start()
     try:
         env = {
