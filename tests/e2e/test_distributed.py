@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import ROOT, crawl_command, query, run_oilnews, runs, unavailable
+from tests.helpers import ROOT, crawl_command, oilnews_main, query, runs, unavailable
 
 REDIS_URL = os.environ.get("OILNEWS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ARTICLES = 1000
@@ -81,11 +81,11 @@ def test_two_workers_share_one_crawl(redis_url: str, postgres_url: str, tmp_path
     assert all(p > 50 for p in pages), pages  # both workers did real work
     assert sum(pages) == len(article_paths)
 
-    listed = run_oilnews("runs", "--db", postgres_url, "--json")
+    listed = oilnews_main("runs", "--db", postgres_url, "--json")
     views = [json.loads(line) for line in listed.stdout.splitlines()]
     assert [len(v["workers"]) for v in views] == [1, 2]  # the distributed run is one row
     assert views[1]["counts"]["articles_new"] == ARTICLES and views[0]["counts"]["articles_new"] == 0
-    per_worker = run_oilnews("runs", "--db", postgres_url, "--json", "--workers").stdout.splitlines()
+    per_worker = oilnews_main("runs", "--db", postgres_url, "--json", "--workers").stdout.splitlines()
     assert [len(json.loads(line)["ids"]) for line in per_worker] == [1, 1, 1]  # --workers: a row each
 
     server = redis.Redis.from_url(redis_url)
