@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
-from oilnews import config, distributed, rendering
+from oilnews import config, rendering
+from oilnews.extensions import distributed
 from oilnews.logs import install_masking
 
 logger = logging.getLogger(__name__)

@@ -4,34 +4,33 @@ the one function that turns a finished crawl into an exit code.
 A site redesign that yields empty articles must fail the run loudly; a normal site (deleted
 articles, a slow page) must not. Each monitor is a row: what it counts in the stats, the
 setting that bounds it, and the line it writes when the bound is crossed. A new monitor is a
-new row in MONITORS (see docs/architecture.md).
-
-`HealthMonitor` (an extension) evaluates the table when the spider closes, whether or not runs
-are recorded, and leaves the verdict in the stats (`oilnews/health/ok`, `.../failures`), where
-the run recorder, the CLI and `scrapy crawl` read it.
+new row in MONITORS (see docs/architecture.md). Pure: the extension that evaluates the table
+at the end of a run is oilnews.extensions.health.HealthMonitor.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scrapy import signals
-from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
 from oilnews.errors import ExitCode
 from oilnews.failures import ERROR_PREFIX
 from oilnews.stats import key
 
-logger = logging.getLogger(__name__)
-
 HEALTH_OK_KEY = key("health", "ok")
+
+
 HEALTH_FAILURES_KEY = key("health", "failures")
+
+
 DATABASE_ERROR_KEY = key("database", "unusable")  # the one line saying why, set by the store
+
+
 DATABASE_UNUSABLE_REASON = "database_unusable"  # the finish reason when the database gave up
+
 
 Stats = Mapping[str, Any]
 
@@ -184,25 +183,3 @@ def exit_code(stats: Stats, settings: BaseSettings) -> ExitCode:
     if verdict is None:  # the HealthMonitor extension was switched off: judge here
         verdict = evaluate(stats, str(stats.get("finish_reason", "")), settings)["ok"]
     return ExitCode.OK if verdict else ExitCode.UNHEALTHY
-
-
-class HealthMonitor:
-    """Evaluates MONITORS when the spider closes and leaves the verdict in the stats."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-        self.result: dict[str, Any] = {}
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> HealthMonitor:
-        return cls(crawler)
-
-    def spider_closed(self, spider: Any, reason: str) -> None:
-        stats = self.crawler.stats
-        assert stats is not None
-        self.result = evaluate(stats.get_stats(), reason, self.crawler.settings)
-        stats.set_value(HEALTH_OK_KEY, self.result["ok"])
-        stats.set_value(HEALTH_FAILURES_KEY, list(self.result["failures"]))
-        for failure in self.result["failures"]:
-            logger.error("health check failed: %s", failure)

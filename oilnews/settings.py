@@ -87,15 +87,15 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     "oilnews.storage.database.Database": 0,  # the database service the components share
-    "oilnews.known.KnownIndex": 10,  # what is stored already (incremental crawling)
-    "oilnews.backfill.Backfill": 20,  # off unless OILNEWS_BACKFILL_SINCE
-    "oilnews.health.HealthMonitor": 50,  # before the recorder: its verdict is recorded
-    "oilnews.monitoring.Alerter": 60,  # before the recorder: what it delivered is recorded
-    "oilnews.extensions.CrawlRunRecorder": 100,
-    "oilnews.monitoring.MetricsFile": 110,
-    "oilnews.heartbeat.WatchHeartbeat": 120,  # a watcher's (oilnews watch) only
-    "oilnews.extensions.ProgressReporter": 200,
-    "oilnews.distributed.RedisWorkerCoordinator": 300,
+    "oilnews.extensions.known.KnownIndex": 10,  # what is stored already (incremental crawling)
+    "oilnews.extensions.backfill.Backfill": 20,  # off unless OILNEWS_BACKFILL_SINCE
+    "oilnews.extensions.health.HealthMonitor": 50,  # before the recorder: its verdict is recorded
+    "oilnews.extensions.alerts.Alerter": 60,  # before the recorder: what it delivered is recorded
+    "oilnews.extensions.run_recorder.CrawlRunRecorder": 100,
+    "oilnews.extensions.metrics.MetricsFile": 110,
+    "oilnews.extensions.heartbeat.WatchHeartbeat": 120,  # a watcher's (oilnews watch) only
+    "oilnews.extensions.progress.ProgressReporter": 200,
+    "oilnews.extensions.distributed.RedisWorkerCoordinator": 300,
 }
 # Scrapy's components that are off in every oilnews run (TELNETCONSOLE_ENABLED, COOKIES_ENABLED,
 # HTTPCACHE_ENABLED, MEMDEBUG_ENABLED, REMOTE_CONTROL_ENABLED) are still imported at start, even when
@@ -146,7 +146,7 @@ OILNEWS_DEDUPE_ACROSS_RUNS = True
 # --- oilnews: reporting ---------------------------------------------------------------------
 OILNEWS_PROGRESS_INTERVAL = 0.0  # seconds between progress lines on stderr; 0 = off
 
-# --- oilnews: being told (oilnews.monitoring); off unless set, from the environment ----------
+# --- oilnews: being told (oilnews.extensions.alerts); off unless set, from the environment ----------
 OILNEWS_ALERT_WEBHOOK = os.environ.get("OILNEWS_ALERT_WEBHOOK", "")  # JSON POST, Slack-compatible `text`
 OILNEWS_ALERT_EMAIL_TO = os.environ.get(
     "OILNEWS_ALERT_EMAIL_TO", ""
@@ -171,7 +171,7 @@ OILNEWS_MAX_VERSIONS_PER_DAY = 12
 OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits via lastmod)
 OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed
 
-# --- oilnews: the whole archive in slices (oilnews.backfill); off unless a month is given ----
+# --- oilnews: the whole archive in slices (oilnews.extensions.backfill); off unless a month is given ----
 OILNEWS_BACKFILL_SINCE = ""  # "2011-01": every run also works on the archive from this month
 OILNEWS_BACKFILL_BUDGET_MINUTES = 20.0  # ... for at most this long, after the fresh news
 

@@ -11,8 +11,8 @@ import pytest
 from scrapy.exceptions import DropItem
 from scrapy.utils.misc import build_from_crawler
 
+from oilnews.extensions.known import KnownIndex
 from oilnews.items import ArticleItem, ArticleLink, PriceQuoteItem
-from oilnews.known import KnownIndex
 from oilnews.pipelines import AliasItem, CleanPipeline, DedupePipeline, StorePipeline, ValidatePipeline
 from oilnews.storage.database import Database
 from tests.helpers import make_crawler, query

@@ -17,8 +17,8 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from oilnews.extensions.known import KnownIndex
 from oilnews.items import ArticleItem
-from oilnews.known import KnownIndex
 from oilnews.seen import DigestSet
 from oilnews.stats import key
 

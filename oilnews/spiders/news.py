@@ -2,7 +2,7 @@
 
 Parsing lives in oilnews.pages, the settings it derives in oilnews.addons, the browser
 fallbacks in oilnews.rendering, error reasons in oilnews.failures, what is already stored in
-oilnews.known.
+oilnews.extensions.known.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from oilnews import config, failures, rendering
-from oilnews.backfill import ARCHIVE_PRIORITY, Backfill
 from oilnews.dates import months_ago, months_between, parse_http_date, parse_since
 from oilnews.errors import DatabaseUnusable
+from oilnews.extensions.backfill import ARCHIVE_PRIORITY, Backfill
+from oilnews.extensions.known import KnownIndex
 from oilnews.health import DATABASE_UNUSABLE_REASON
 from oilnews.items import ListingEntry
-from oilnews.known import KnownIndex
 from oilnews.pages.article import parse_article
 from oilnews.pages.chart import parse_chart
 from oilnews.pages.feeds import parse_rss, parse_sitemap
@@ -97,7 +97,7 @@ class NewsSpider(Spider):
         since = settings.get("OILNEWS_SINCE")
         self.since = parse_since(since) if since else None
         self.sitemap_lookback = settings.getint("OILNEWS_SITEMAP_LOOKBACK_MONTHS")
-        # A sliced backfill takes the archive month by month (oilnews.backfill): the fresh part
+        # A sliced backfill takes the archive month by month (oilnews.extensions.backfill): the fresh part
         # of a run then walks the listings only down to the recent months the sitemaps cover.
         self.backfill = Backfill.of(self.crawler)
         self.listing_since = self.since

@@ -180,7 +180,7 @@ class CrawlRun(Base):
 
 
 class BackfillMonth(Base):
-    """One month of the archive a sliced backfill wants (oilnews.backfill)."""
+    """One month of the archive a sliced backfill wants (oilnews.extensions.backfill)."""
 
     __tablename__ = "backfill_months"
     __table_args__ = (UniqueConstraint("year", "month"),)

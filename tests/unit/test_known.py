@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert
 
-from oilnews.known import KnownIndex
+from oilnews.extensions.known import KnownIndex
 from oilnews.storage.database import Database
 from oilnews.storage.models import aliases_table, articles_table, runs_table
 from tests.helpers import make_crawler

@@ -18,8 +18,8 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from oilnews.extensions.known import KnownIndex
 from oilnews.items import ArticleItem, PriceQuoteItem
-from oilnews.known import KnownIndex
 from oilnews.replica import pages
 from oilnews.replica.content import Catalogue
 from oilnews.spiders.news import LISTED_PRIORITY, NewsSpider

@@ -1,12 +1,9 @@
-"""Crawl-level extensions: the `crawl_runs` record and the progress line."""
+"""The `crawl_runs` record: a row opened as running when a crawl starts, closed with its counts, health verdict and stats."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import sys
-import time
 from datetime import timedelta
 from typing import Any, cast
 
@@ -15,18 +12,20 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from oilnews.dates import json_value
-from oilnews.distributed import worker_name
 from oilnews.errors import DatabaseUnusable
-from oilnews.health import HealthMonitor, clean_finish, evaluate
+from oilnews.extensions.alerts import Alerter
+from oilnews.extensions.distributed import worker_name
+from oilnews.extensions.health import HealthMonitor
+from oilnews.health import clean_finish, evaluate
 from oilnews.logs import first_line, mask_secrets
-from oilnews.monitoring import Alerter
 from oilnews.stats import key
 from oilnews.storage.database import Database
 from oilnews.storage.models import utcnow
 from oilnews.storage.runs import abandon_stale_runs, finish_run, start_run
-from oilnews.summary import progress_line, run_counts
+from oilnews.summary import run_counts
 
 logger = logging.getLogger(__name__)
+
 
 RUN_ID_KEY = key("run_id")
 
@@ -107,45 +106,3 @@ class CrawlRunRecorder:
             await self.database.run(lambda conn: finish_run(conn, run_id, **values))
         except Exception as error:
             logger.error("could not record crawl run %s: %s", run_id, first_line(error))
-
-
-class ProgressReporter:
-    """One line on stderr every OILNEWS_PROGRESS_INTERVAL seconds (the CLI turns it on)."""
-
-    def __init__(self, crawler: Crawler, interval: float) -> None:
-        self.crawler = crawler
-        self.interval = interval
-        self.started = time.monotonic()
-        self._task: asyncio.Task[None] | None = None
-        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ProgressReporter:
-        interval = crawler.settings.getfloat("OILNEWS_PROGRESS_INTERVAL")
-        if interval <= 0:
-            raise NotConfigured  # off unless the CLI asks: no warning for the normal case
-        return cls(crawler, interval)
-
-    def spider_opened(self, spider: Any) -> None:
-        self.started = time.monotonic()
-        self._task = asyncio.get_event_loop().create_task(self._loop())
-
-    def spider_closed(self, spider: Any, reason: str) -> None:
-        if self._task is not None:
-            self._task.cancel()
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            self.report()
-
-    def _queued(self) -> int | None:
-        scheduler = self.crawler.engine.scheduler
-        return len(scheduler) if scheduler is not None and hasattr(scheduler, "__len__") else None
-
-    def report(self) -> None:
-        assert self.crawler.stats is not None
-        stats = self.crawler.stats.get_stats()
-        line = progress_line(run_counts(stats), time.monotonic() - self.started, self._queued())
-        print(line, file=sys.stderr, flush=True)

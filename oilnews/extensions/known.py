@@ -58,7 +58,7 @@ class KnownIndex:
     def of(cls, crawler: Crawler) -> KnownIndex:
         index = crawler.get_extension(cls)
         if index is None:
-            raise RuntimeError("oilnews.known.KnownIndex must be in EXTENSIONS")
+            raise RuntimeError("oilnews.extensions.known.KnownIndex must be in EXTENSIONS")
         return index
 
     @property

@@ -23,9 +23,10 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from oilnews.extensions.alerts import Alerter, Verdict
+from oilnews.extensions.metrics import MetricsFile
 from oilnews.health import unreplayed_spool
 from oilnews.logs import first_line
-from oilnews.monitoring import Alerter, MetricsFile, Verdict
 from oilnews.stats import key
 from oilnews.storage.database import Database
 from oilnews.storage.models import utcnow

@@ -1,0 +1,119 @@
+"""The metrics file: after every run, OILNEWS_METRICS_FILE gets the run's figures in
+Prometheus' text format (node_exporter's textfile collector)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from sqlalchemy import func, select
+
+from oilnews.extensions.alerts import verdict
+from oilnews.logs import first_line
+from oilnews.stats import key
+from oilnews.storage.database import Database
+from oilnews.storage.models import articles_table
+
+logger = logging.getLogger(__name__)
+
+
+class MetricsFile:
+    """After every run, OILNEWS_METRICS_FILE gets the run's figures in Prometheus' text format
+    (for node_exporter's textfile collector), written atomically by prometheus_client."""
+
+    def __init__(self, crawler: Crawler, path: str) -> None:
+        self.crawler = crawler
+        self.path = path
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> MetricsFile:
+        path = crawler.settings.get("OILNEWS_METRICS_FILE")
+        if not path:
+            raise NotConfigured
+        return cls(crawler, str(path))
+
+    def _newest_article_age(self) -> float | None:
+        def read(conn: Any) -> Any:
+            return conn.execute(select(func.max(articles_table.c.published_at))).scalar()
+
+        newest = Database.of(self.crawler).transaction(read)
+        if newest is None:
+            return None
+        newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+        return float((datetime.now(UTC) - newest).total_seconds())
+
+    async def newest_article_age(self) -> float | None:
+        try:
+            return await asyncio.to_thread(self._newest_article_age)
+        except Exception as error:  # the database may be what failed: the other figures still count
+            logger.warning("metrics: newest article age unknown: %s", first_line(error))
+            return None
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        assert self.crawler.stats is not None
+        stats = self.crawler.stats.get_stats()
+        v = verdict(self.crawler, reason)
+        age = await self.newest_article_age()
+        start, end = stats.get("start_time"), stats.get("finish_time") or datetime.now(UTC)
+        c = v.counts
+        gauges: tuple[tuple[str, str, float | None], ...] = (
+            (
+                "last_run_start_timestamp_seconds",
+                "When the last crawl run started.",
+                start.timestamp() if start else None,
+            ),
+            ("last_run_end_timestamp_seconds", "When the last crawl run ended.", end.timestamp()),
+            (
+                "last_run_duration_seconds",
+                "How long the last crawl run took.",
+                (end - start).total_seconds() if start else None,
+            ),
+            (
+                "last_run_articles_new",
+                "Articles stored for the first time by the last run.",
+                c.get("articles_new", 0),
+            ),
+            (
+                "last_run_articles_updated",
+                "Stored articles whose content changed in the last run.",
+                c.get("articles_updated", 0),
+            ),
+            (
+                "last_run_articles_dropped",
+                "Articles dropped by validation in the last run.",
+                c.get("dropped", 0),
+            ),
+            (
+                "last_run_errors",
+                "Server errors, timeouts, connection and parse errors in the last run.",
+                c.get("errors", 0),
+            ),
+            ("last_run_quotes", "Price quotes stored by the last run.", c.get("quotes", 0)),
+            (
+                "last_run_healthy",
+                "1 when the last run passed its health checks, else 0.",
+                1 if v.healthy else 0,
+            ),
+            ("newest_article_age_seconds", "Age of the newest stored article (by publication time).", age),
+        )
+        await self.write(gauges)
+
+    async def write(self, gauges: tuple[tuple[str, str, float | None], ...]) -> None:
+        """(name, help, value) as `oilnews_<name>` gauges, atomically; unknown values left out."""
+        from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+        registry = CollectorRegistry()
+        for name, doc, value in gauges:
+            if value is not None:  # unknown is left out, never written as 0
+                Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
+        try:
+            await asyncio.to_thread(write_to_textfile, self.path, registry)
+        except OSError as error:
+            logger.error("metrics file %s not written: %s", self.path, first_line(error))
+            self.crawler.stats.inc_value(key("metrics", "write_failed"))
