@@ -15,9 +15,10 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
-from oilnews import config, rendering
+from oilnews import config
 from oilnews.extensions import distributed
 from oilnews.logs import install_masking
+from oilnews.middlewares import rendering
 
 logger = logging.getLogger(__name__)
 

@@ -63,19 +63,19 @@ STATS_DUMP = True
 WARN_ON_GENERATOR_RETURN_VALUE = False
 
 DOWNLOADER_MIDDLEWARES = {
-    "oilnews.middlewares.SiteScopeMiddleware": 50,
+    "oilnews.middlewares.scope.SiteScopeMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "oilnews.middlewares.RobotsTxtMiddleware": 100,
+    "oilnews.middlewares.robots.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "oilnews.middlewares.BackoffRetryMiddleware": 550,
-    "oilnews.rendering.ChallengeRenderMiddleware": 560,  # sees a challenge before retries do
-    "oilnews.middlewares.Utf8CharsetMiddleware": 580,  # after decompression (590)
-    "oilnews.middlewares.RedirectLoopMiddleware": 650,  # before RedirectMiddleware (600) sees a 3xx
+    "oilnews.middlewares.retry.BackoffRetryMiddleware": 550,
+    "oilnews.middlewares.rendering.ChallengeRenderMiddleware": 560,  # sees a challenge before retries do
+    "oilnews.middlewares.charset.Utf8CharsetMiddleware": 580,  # after decompression (590)
+    "oilnews.middlewares.redirects.RedirectLoopMiddleware": 650,  # before RedirectMiddleware (600) sees a 3xx
 }
 # The site is HTTP(S): the s3 and ftp handlers would only be imported at every start.
 DOWNLOAD_HANDLERS = {"s3": None, "ftp": None}
 SPIDER_MIDDLEWARES = {
-    "oilnews.rendering.EmptyBodyRenderMiddleware": 950,  # next to the spider: sees its items first
+    "oilnews.middlewares.rendering.EmptyBodyRenderMiddleware": 950,  # next to the spider: sees its items first
 }
 
 ITEM_PIPELINES = {

@@ -1,7 +1,7 @@
 """The `news` spider: which pages to request and which parser reads each. Nothing else.
 
 Parsing lives in oilnews.pages, the settings it derives in oilnews.addons, the browser
-fallbacks in oilnews.rendering, error reasons in oilnews.failures, what is already stored in
+fallbacks in oilnews.middlewares.rendering, error reasons in oilnews.failures, what is already stored in
 oilnews.extensions.known.
 """
 
@@ -19,13 +19,14 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from oilnews import config, failures, rendering
+from oilnews import config, failures
 from oilnews.dates import months_ago, months_between, parse_http_date, parse_since
 from oilnews.errors import DatabaseUnusable
 from oilnews.extensions.backfill import ARCHIVE_PRIORITY, Backfill
 from oilnews.extensions.known import KnownIndex
 from oilnews.health import DATABASE_UNUSABLE_REASON
 from oilnews.items import ListingEntry
+from oilnews.middlewares import rendering
 from oilnews.pages.article import parse_article
 from oilnews.pages.chart import parse_chart
 from oilnews.pages.feeds import parse_rss, parse_sitemap

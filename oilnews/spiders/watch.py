@@ -20,10 +20,11 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from oilnews import failures, rendering, watch
+from oilnews import failures, watch
 from oilnews.errors import DatabaseUnusable
 from oilnews.health import DATABASE_UNUSABLE_REASON
 from oilnews.items import ListingEntry
+from oilnews.middlewares import rendering
 from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
 from oilnews.site import sitemap_path

@@ -14,9 +14,9 @@ import psutil
 import pytest
 from scrapy.http import HtmlResponse
 
+from oilnews.middlewares.rendering import chromium_path
 from oilnews.pages.article import parse_article
 from oilnews.pipelines.clean import clean_article
-from oilnews.rendering import chromium_path
 from oilnews.replica.content import Catalogue
 from oilnews.replica.pages import CHART_BLENDS, CHART_POINTS, render_article
 from oilnews.replica.server import ReplicaServer

@@ -303,7 +303,7 @@ def test_watch_polls_the_ticker_and_renders_the_chart(sqlite_url: str, tmp_path:
     Chromium (once at start: OILNEWS_CHART_EVERY_HOURS is long)."""
     from scrapy.settings import Settings
 
-    from oilnews.rendering import chromium_path
+    from oilnews.middlewares.rendering import chromium_path
 
     if chromium_path(Settings({"OILNEWS_CHROMIUM_PATH": ""})) is None:
         unavailable("Chromium is not installed (apt-get install chromium; scripts/services does it)")

@@ -16,20 +16,17 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.utils.misc import build_from_crawler
 
 from oilnews.items import ArticleItem
-from oilnews.middlewares import (
-    BackoffRetryMiddleware,
-    RedirectLoopMiddleware,
-    SiteScopeMiddleware,
-    Utf8CharsetMiddleware,
-    retry_delay,
-)
-from oilnews.rendering import (
+from oilnews.middlewares.charset import Utf8CharsetMiddleware
+from oilnews.middlewares.redirects import RedirectLoopMiddleware
+from oilnews.middlewares.rendering import (
     ARTICLE_PAGE,
     RENDER_REASON,
     RENDERED,
     ChallengeRenderMiddleware,
     EmptyBodyRenderMiddleware,
 )
+from oilnews.middlewares.retry import BackoffRetryMiddleware, retry_delay
+from oilnews.middlewares.scope import SiteScopeMiddleware
 from oilnews.replica.pages import CHALLENGE_HTML
 from oilnews.spiders.news import NewsSpider
 from tests.helpers import make_crawler

@@ -40,7 +40,7 @@ ARTICLE_READY = "div.singleArticle__content #news-content p, div.singleArticle__
 # A challenge or a blocked page answers 403/503: the browser's answer must reach the parser.
 RENDERED_STATUSES = [403, 503]
 
-HANDLER = "oilnews.playwright_handler.LazyPlaywrightDownloadHandler"
+HANDLER = "oilnews.middlewares.browser_handler.LazyPlaywrightDownloadHandler"
 # Chromium reaches out to Google services at start; this network refuses, many at a time.
 CHROMIUM_ARGS = [
     "--disable-background-networking",
@@ -102,7 +102,7 @@ def browser_settings(settings: BaseSettings) -> dict[str, Any]:
         "PLAYWRIGHT_MAX_CONTEXTS": settings.getint("OILNEWS_RENDER_MAX_CONTEXTS"),
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": settings.getint("OILNEWS_RENDER_MAX_PAGES"),
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": settings.getint("OILNEWS_RENDER_TIMEOUT_MS"),
-        "PLAYWRIGHT_ABORT_REQUEST": "oilnews.rendering.should_abort",
+        "PLAYWRIGHT_ABORT_REQUEST": "oilnews.middlewares.rendering.should_abort",
         "OILNEWS_RENDER_AVAILABLE": True,
     }
 
