@@ -17,8 +17,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from oilnews.errors import ExitCode
-from oilnews.failures import ERROR_PREFIX
-from oilnews.stats import key
+from oilnews.stats import ERROR_PREFIX, key
 
 HEALTH_OK_KEY = key("health", "ok")
 

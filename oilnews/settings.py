@@ -175,7 +175,7 @@ OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was 
 OILNEWS_BACKFILL_SINCE = ""  # "2011-01": every run also works on the archive from this month
 OILNEWS_BACKFILL_BUDGET_MINUTES = 20.0  # ... for at most this long, after the fresh news
 
-# --- oilnews: watch mode (`oilnews watch`, the `watch` spider; policy in oilnews.watch) --------
+# --- oilnews: watch mode (`oilnews watch`, the `watch` spider; policy in oilnews.spiders.watch_policy) --------
 # The real site's polite figures: at most ~1.5 requests a minute while nothing is published.
 OILNEWS_WATCH_MIN_SECONDS = 60.0  # never poll one source more often than this
 OILNEWS_WATCH_MAX_SECONDS = 180.0  # the RSS feed, when quiet, at least this often

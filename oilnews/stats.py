@@ -7,6 +7,10 @@ from typing import Any
 PREFIX = "oilnews"
 SKIPPED_URLS_KEY = f"{PREFIX}/skipped_urls"
 MAX_SKIPPED_URLS_PER_REASON = 200  # the count is exact; the URL list is a bounded sample
+# Failed requests by kind (oilnews.spiders.failures): pages gone (404/410, not errors) and
+# requests that failed (what the health check's error rate counts).
+GONE_PREFIX = f"{PREFIX}/gone"
+ERROR_PREFIX = f"{PREFIX}/request_failed"
 
 
 def key(*parts: str) -> str:

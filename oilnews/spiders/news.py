@@ -1,7 +1,7 @@
 """The `news` spider: which pages to request and which parser reads each. Nothing else.
 
 Parsing lives in oilnews.pages, the settings it derives in oilnews.addons, the browser
-fallbacks in oilnews.middlewares.rendering, error reasons in oilnews.failures, what is already stored in
+fallbacks in oilnews.middlewares.rendering, error reasons in oilnews.spiders.failures, what is already stored in
 oilnews.extensions.known.
 """
 
@@ -19,7 +19,7 @@ from scrapy.exceptions import CloseSpider, DontCloseSpider
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
-from oilnews import config, failures
+from oilnews import config
 from oilnews.dates import months_ago, months_between, parse_http_date, parse_since
 from oilnews.errors import DatabaseUnusable
 from oilnews.extensions.backfill import ARCHIVE_PRIORITY, Backfill
@@ -34,6 +34,7 @@ from oilnews.pages.listing import parse_listing
 from oilnews.pages.ticker import parse_ticker
 from oilnews.seen import DigestSet
 from oilnews.site import RSS_PATH, listing_path, sitemap_path
+from oilnews.spiders import failures
 from oilnews.stats import key, record_skip
 from oilnews.urls import is_article_url, same_origin
 

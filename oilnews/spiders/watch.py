@@ -1,6 +1,6 @@
 """The `watch` spider: polls the feed and the section listings, fetches what is new. Routing only.
 
-When to poll what is oilnews.watch's policy; the pages are read by the same parsers as the
+When to poll what is oilnews.spiders.watch_policy's policy; the pages are read by the same parsers as the
 `news` spider's, and the articles go through the same pipelines. It ends when
 OILNEWS_WATCH_MAX_MINUTES have passed (0: never), on SIGTERM/SIGINT (what is in flight is
 stored first), or when the database is unusable for good; never on a transient error.
@@ -20,7 +20,6 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from oilnews import failures, watch
 from oilnews.errors import DatabaseUnusable
 from oilnews.health import DATABASE_UNUSABLE_REASON
 from oilnews.items import ListingEntry
@@ -28,6 +27,7 @@ from oilnews.middlewares import rendering
 from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
 from oilnews.site import sitemap_path
+from oilnews.spiders import failures, watch_policy
 from oilnews.spiders.news import CHART_READY, LISTED_PRIORITY, LISTING_PRIORITY, NewsSpider
 from oilnews.stats import key
 from oilnews.summary import DEFAULT_HEARTBEAT_SECONDS, WATCH_SPIDER
@@ -52,8 +52,8 @@ class WatchSpider(NewsSpider):
         settings = self.crawler.settings
         self.max_minutes = settings.getfloat("OILNEWS_WATCH_MAX_MINUTES")
         self.refresh_window = timedelta(hours=settings.getfloat("OILNEWS_REFRESH_WINDOW_HOURS"))
-        self.schedule = watch.WatchSchedule(
-            watch.sources(settings, self.site_url, self.sections, self.chart_path)
+        self.schedule = watch_policy.WatchSchedule(
+            watch_policy.sources(settings, self.site_url, self.sections, self.chart_path)
         )
         self._first_seen: dict[str, datetime] = {}  # new this run: url -> when first requested
         self._refetched: dict[str, datetime] = {}  # fetched again after a newer lastmod
@@ -77,7 +77,7 @@ class WatchSpider(NewsSpider):
                 logger.info("OILNEWS_WATCH_MAX_MINUTES reached: no more polls, finishing what is in flight")
                 return
             for source in self.schedule.due():
-                if source.kind == watch.REFRESH:
+                if source.kind == watch_policy.REFRESH:
                     for request in self._refresh():
                         yield request
                     self.schedule.sent(source)
@@ -90,9 +90,9 @@ class WatchSpider(NewsSpider):
                 nap = min(nap, max(0.0, deadline - time.monotonic()))
             await asyncio.sleep(nap)
 
-    def _poll_request(self, source: watch.Source) -> Request:
+    def _poll_request(self, source: watch_policy.Source) -> Request:
         url = source.url
-        if source.kind == watch.SITEMAP:
+        if source.kind == watch_policy.SITEMAP:
             now = datetime.now(UTC)
             url = self.site_url + sitemap_path(now.year, now.month)
             if url != source.url:  # a new month: the old month's validators mean nothing
@@ -103,9 +103,9 @@ class WatchSpider(NewsSpider):
             "handle_httpstatus_list": [304],
             "max_retry_times": 1,  # the next poll is the retry
         }
-        if source.kind == watch.CHART:
+        if source.kind == watch_policy.CHART:
             meta.update(rendering.render_meta(CHART_READY))
-        if source.kind == watch.SITEMAP:
+        if source.kind == watch_policy.SITEMAP:
             meta["optional"] = True  # early in a month the sitemap may not exist yet
         self.crawler.stats.inc_value(key("watch", "polls"))
         return Request(
@@ -183,7 +183,7 @@ class WatchSpider(NewsSpider):
         source.remember(
             etag.decode("latin-1") if etag else None, modified.decode("latin-1") if modified else None
         )
-        if source.kind == watch.CHART:
+        if source.kind == watch_policy.CHART:
             self.schedule.answered(source, 0)
             yield from self.parse_chart(response)
             return
@@ -191,7 +191,7 @@ class WatchSpider(NewsSpider):
             self.schedule.answered(source, 0)
             return
         entries = self._entries_of(source, response)
-        if source.kind == watch.TICKER:
+        if source.kind == watch_policy.TICKER:
             self._ticker_done = False  # the ticker is wanted from every answer of this source
             yield from self._ticker(response)
         if not etag and not modified and not source.listing_changed(e.url for e in entries):
@@ -204,13 +204,13 @@ class WatchSpider(NewsSpider):
             logger.info("%s: %d new or changed articles", source.name, len(requests))
         yield from requests
 
-    def _entries_of(self, source: watch.Source, response: Response) -> list[ListingEntry]:
+    def _entries_of(self, source: watch_policy.Source, response: Response) -> list[ListingEntry]:
         self.crawler.stats.inc_value(
-            key("pages", "listing" if source.kind in (watch.LISTING, watch.TICKER) else "feed")
+            key("pages", "listing" if source.kind in (watch_policy.LISTING, watch_policy.TICKER) else "feed")
         )
-        if source.kind == watch.FEED:
+        if source.kind == watch_policy.FEED:
             return parse_rss(response)
-        if source.kind == watch.SITEMAP:
+        if source.kind == watch_policy.SITEMAP:
             return parse_sitemap(response)[0]
         return parse_listing(response).entries  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""Watch mode's polling policy (oilnews.watch) on a hand-driven clock, and the replica's
+"""Watch mode's polling policy (oilnews.spiders.watch_policy) on a hand-driven clock, and the replica's
 validators and publishing clock it is tested against."""
 
 from __future__ import annotations
@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from oilnews.watch import FEED, LISTING, REFRESH, SITEMAP, TICKER, Source, WatchSchedule, sources
+from oilnews.spiders.watch_policy import (
+    FEED,
+    LISTING,
+    REFRESH,
+    SITEMAP,
+    TICKER,
+    Source,
+    WatchSchedule,
+    sources,
+)
 from tests.helpers import make_crawler
 
 

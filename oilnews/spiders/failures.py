@@ -18,13 +18,11 @@ from typing import Any
 from scrapy.exceptions import IgnoreRequest
 from twisted.python.failure import Failure
 
-from oilnews.stats import key, record_skip
+from oilnews.stats import ERROR_PREFIX, GONE_PREFIX, key, record_skip
 
 logger = logging.getLogger(__name__)
 
 GONE_STATUSES = frozenset({404, 410})
-GONE_PREFIX = key("gone")
-ERROR_PREFIX = key("request_failed")
 
 
 def classify(failure: Failure) -> tuple[str, str]:
