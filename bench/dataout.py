@@ -62,9 +62,9 @@ def bare_select(db: str) -> float:
     """Seconds to stream every article row with SQLAlchemy and drop it."""
     from sqlalchemy import select
 
-    from oilnews.export import ARTICLE_COLUMNS
     from oilnews.storage.engine import create_db_engine
     from oilnews.storage.models import articles_table
+    from oilnews.storage.tables import ARTICLE_COLUMNS
 
     engine = create_db_engine(db)
     try:
@@ -79,8 +79,8 @@ def bare_select(db: str) -> float:
 
 
 def export_in_process(db: str, fmt: str) -> float:
-    """Seconds for oilnews.export.export of every article to a file, in this process."""
-    from oilnews.export import export
+    """Seconds for oilnews.cli.export.export of every article to a file, in this process."""
+    from oilnews.cli.export import export
     from oilnews.storage.engine import create_db_engine
     from oilnews.storage.selection import Selection
 
@@ -190,7 +190,7 @@ def run(name: str, db: str) -> list[str]:
 def main() -> None:
     lines = [
         f"{ARTICLES:,} replica articles (about 3 KiB of body each) stored, then exported to a file.",
-        "Rows/s: `oilnews.export.export` in the benchmark process against a bare SQLAlchemy streaming SELECT",
+        "Rows/s: `oilnews.cli.export.export` in the benchmark process against a bare SQLAlchemy streaming SELECT",
         "of the same columns that does nothing with the rows. Wall and RSS: the `oilnews export` command in",
         "its own process (start-up included): peak (/usr/bin/time) and the range sampled over the second",
         "half of the run (flat means constant memory).",

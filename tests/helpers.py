@@ -22,7 +22,7 @@ import pytest
 from scrapy.http import HtmlResponse
 from sqlalchemy import create_engine, text
 
-from oilnews.cli import crawl_argv
+from oilnews.cli.crawl import crawl_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("OILNEWS_SHARED_DIR", ROOT.parent / "shared"))

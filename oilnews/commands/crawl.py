@@ -1,7 +1,8 @@
 """`scrapy crawl` (and scrapyd's jobs, which run it) with oilnews' checks and exit codes.
 
-Spider arguments and settings are checked before the crawl starts, as `oilnews crawl` does,
-and the exit code comes from the same function (oilnews.health.exit_code).
+Spider arguments and settings are checked before the crawl starts, and the exit code comes
+after it, from the same two functions `oilnews crawl` calls (oilnews.cli.crawl:
+check_before_crawl, finished_code): a mistake is refused with the same code either way.
 """
 
 from __future__ import annotations
@@ -20,24 +21,20 @@ class Command(ScrapyCrawlCommand):
         return "Run a spider; the exit code says how it went (see README.md)"
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        from oilnews.addons import preflight
+        from oilnews.cli.crawl import check_before_crawl, finished_code
         from oilnews.config import apply_spider_arguments
-        from oilnews.health import exit_code
 
         if len(args) != 1:
             raise ScrapyUsageError("run exactly one spider: scrapy crawl news")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        crawler = self.crawler_process.create_crawler(args[0])
         try:
             apply_spider_arguments(crawler.settings, opts.spargs)
-            preflight(crawler.settings)
+            check_before_crawl(crawler.settings)
+            self.crawler_process.crawl(crawler, **opts.spargs)
+            self.crawler_process.start()
+            stats = crawler.stats.get_stats() if crawler.stats else {}
+            self.exitcode = int(finished_code(stats, crawler.settings, self.crawler_process.bootstrap_failed))
         except OilnewsError as error:
             print(f"oilnews: error: {error}", file=sys.stderr)
             self.exitcode = int(error.exit_code)
-            return
-        self.crawler_process.crawl(crawler, **opts.spargs)
-        self.crawler_process.start()
-        stats = crawler.stats.get_stats() if crawler.stats else {}
-        self.exitcode = int(exit_code(stats, crawler.settings))
-        if self.crawler_process.bootstrap_failed and not self.exitcode:
-            self.exitcode = 70

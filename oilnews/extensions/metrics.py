@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from scrapy import signals
@@ -17,6 +18,7 @@ from oilnews.extensions.alerts import verdict
 from oilnews.logs import first_line
 from oilnews.stats import key
 from oilnews.storage.database import Database
+from oilnews.storage.files import write_atomically
 from oilnews.storage.models import articles_table
 
 logger = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 class MetricsFile:
     """After every run, OILNEWS_METRICS_FILE gets the run's figures in Prometheus' text format
-    (for node_exporter's textfile collector), written atomically by prometheus_client."""
+    (for node_exporter's textfile collector), written atomically (oilnews.storage.files)."""
 
     def __init__(self, crawler: Crawler, path: str) -> None:
         self.crawler = crawler
@@ -106,14 +108,15 @@ class MetricsFile:
 
     async def write(self, gauges: tuple[tuple[str, str, float | None], ...]) -> None:
         """(name, help, value) as `oilnews_<name>` gauges, atomically; unknown values left out."""
-        from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+        from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
         registry = CollectorRegistry()
         for name, doc, value in gauges:
             if value is not None:  # unknown is left out, never written as 0
                 Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
         try:
-            await asyncio.to_thread(write_to_textfile, self.path, registry)
+            text = generate_latest(registry)  # Prometheus' text format, as node_exporter reads it
+            await asyncio.to_thread(write_atomically, Path(self.path), lambda stream: stream.write(text))
         except OSError as error:
             logger.error("metrics file %s not written: %s", self.path, first_line(error))
             self.crawler.stats.inc_value(key("metrics", "write_failed"))

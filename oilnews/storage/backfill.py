@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
@@ -98,3 +98,12 @@ def progress(conn: Connection) -> BackfillProgress:
         float(seconds),
         last,
     )
+
+
+def articles_published_since(conn: Connection, since: Month | None) -> int:
+    """Articles stored whose publication is in month `since` or later (all of them for None):
+    what `oilnews status` sets against the backfill's months."""
+    query = select(func.count()).select_from(articles_table)
+    if since is not None:
+        query = query.where(articles_table.c.published_at >= datetime(since[0], since[1], 1, tzinfo=UTC))
+    return int(conn.execute(query).scalar() or 0)

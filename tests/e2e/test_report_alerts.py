@@ -29,7 +29,7 @@ def chromium() -> str:
 def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from oilnews.report import CHART_IDS
+    from oilnews.cli.report import CHART_IDS
 
     with ReplicaServer(150) as site:
         assert crawl(site.url, sqlite_url, tmp=tmp_path).returncode == 0

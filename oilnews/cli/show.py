@@ -3,12 +3,16 @@ its earlier versions with what changed between each and the next."""
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import json
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from oilnews.cli import add_db, reading
 from oilnews.dates import json_value
+from oilnews.errors import ExitCode, UsageError
 from oilnews.storage.models import (
     aliases_table,
     article_authors_table,
@@ -150,3 +154,24 @@ def render_text(view: dict[str, Any], links: bool = False, versions: bool = Fals
                 else:
                     lines.append(f"    {name}: {change['before']!r} -> {change['after']!r}")
     return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("article", metavar="URL|ID", help="the article's URL, an alias URL, or its id")
+    add_db(parser)
+    parser.add_argument("--versions", action="store_true", help="earlier versions and what changed")
+    parser.add_argument("--links", action="store_true", help="every link, not only the counts by kind")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with reading(args) as database:
+        view = database.transaction(lambda conn: article_view(conn, args.article, versions=args.versions))
+    if view is None:
+        raise UsageError(f"no stored article {args.article!r} (give its URL, an alias URL or its id)")
+    if args.json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+    else:
+        print(render_text(view, links=args.links, versions=args.versions))
+    return ExitCode.OK

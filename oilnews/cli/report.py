@@ -9,15 +9,21 @@ latest articles. An empty database or a short history gives a page that says so,
 
 from __future__ import annotations
 
+import argparse
 import html
 import io
+import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from oilnews.cli import add_db, reading
+from oilnews.errors import ExitCode, UsageError
+from oilnews.storage.files import write_atomically
 from oilnews.storage.models import articles_table, quotes_table, runs_table
 
 TOP = 10  # authors, sources, sections shown by name (the rest are "other")
@@ -263,3 +269,25 @@ def render(data: ReportData) -> str:
         "</body></html>",
     ]
     return "".join(parts)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_db(parser)
+    parser.add_argument("--out", default="report.html", help="where to write it (default: report.html)")
+    parser.add_argument("--days", type=int, default=30, help="how far back the charts go (default: 30)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.days < 1:
+        raise UsageError(f"--days {args.days}: at least 1")
+    with reading(args) as database:
+        data = database.transaction(lambda conn: collect(conn, args.days))
+    page = render(data).encode("utf-8")
+    out = Path(args.out)
+    write_atomically(out, lambda stream: stream.write(page))  # a reader never sees half a page
+    print(
+        f"oilnews: report of the last {args.days} days written to {out} ({len(page) // 1024} KiB)",
+        file=sys.stderr,
+    )
+    return ExitCode.OK
