@@ -28,7 +28,8 @@ from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
 from oilnews.site import sitemap_path
 from oilnews.spiders import failures, watch_policy
-from oilnews.spiders.news import CHART_READY, LISTED_PRIORITY, LISTING_PRIORITY, NewsSpider
+from oilnews.spiders.frontier import LISTED_PRIORITY, LISTING_PRIORITY
+from oilnews.spiders.news import CHART_READY, NewsSpider
 from oilnews.stats import key
 from oilnews.summary import DEFAULT_HEARTBEAT_SECONDS, WATCH_SPIDER
 from oilnews.urls import is_article_url

@@ -22,7 +22,8 @@ from oilnews.extensions.known import KnownIndex
 from oilnews.items import ArticleItem, PriceQuoteItem
 from oilnews.replica import pages
 from oilnews.replica.content import Catalogue
-from oilnews.spiders.news import LISTED_PRIORITY, NewsSpider
+from oilnews.spiders.frontier import LISTED_PRIORITY
+from oilnews.spiders.news import NewsSpider
 from oilnews.storage.queries import KnownArticle
 from tests.helpers import make_crawler
 
