@@ -9,97 +9,30 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.http import TextResponse
 
 from oilnews.dates import parse_byline_date, parse_iso
-from oilnews.items import ArticleItem, ArticleLink, AuthorProfile
+from oilnews.items import ArticleItem, AuthorProfile
+from oilnews.pages.body import BodyWalker, body_container, content_of
 from oilnews.pages.common import Page, as_list, element_text, json_ld_of_type
+from oilnews.pages.links import PageLinks, block_links
 from oilnews.site import section_of_path
-from oilnews.text import clean_line, is_boilerplate, is_signature
+from oilnews.text import clean_line
 from oilnews.urls import canonical_url
 
-# News items use #news-content, editorials and premium articles #article-content.
-BODY_CONTAINERS = "id('news-content article-content')"  # id(): lxml's index, no tree scan
 _TITLE_SUFFIX = re.compile(r"\s*\|\s*OilPrice\.com\s*$", re.IGNORECASE)
-_MORE_HEADING = re.compile(r"^more (?:top reads|company news) from oilprice\.com:?$", re.IGNORECASE)
+
+
 _OUTLET = re.compile(
     r"\.(?:com|org|net|info|io|co|news|uk|eu)\b|\b(?:news|agency|press|media|times|journal|reuters|bloomberg|eurasianet|rigzone|safehaven)\b",
     re.IGNORECASE,
 )
+
+
 _GENERIC_IMAGES = ("facebook-share-logo", "oilprice-logo", "default")
-_AD_ID_PREFIXES = ("oilprice_", "div-gpt-ad")
-_PARAGRAPH_TAGS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre"})
-_LIST_TAGS = frozenset({"ul", "ol"})
-_CONTAINER_TAGS = frozenset({"div", "section", "article", "span", "center", "main", "body", "html"})
-_SKIP_CLASSES = ("stock", "quote", "share", "ad-", "ads", "advert", "newsletter", "subscribe")
-
-# Sidebar and page blocks whose links lead to more articles (the crawl frontier):
-# (kind, class of the <a>, class of the element holding its title or None for the <a> itself).
-LINK_BLOCKS: tuple[tuple[str, str, str | None], ...] = (
-    ("related", "sidebarRelatedArticles__itemLink", None),
-    ("popular", "sidebarTrendingArticles__article", "sidebarTrendingArticles__articleTitle"),
-    ("most_commented", "sidebarSponsorContent__article", "sidebarSponsorContent__articleTitle"),
-    ("navigation", "singleArticle__navigation__articleTitleLink", None),  # previous or next, by ancestor
-    ("related_posts", "articleRelatedPosts__article", "articleRelatedPosts__articleTitle"),
-)
-
-
-def _block_links(page: Page, links: _Links) -> list[Any]:
-    """Sidebar and page-block links into `links`; returns the author boxes met on the way.
-
-    One pass over the page's classed links, matched in Python: XPath class tests over the
-    whole page cost more than the parse itself. The forum threads of the community block
-    (`a.full_parent`) and the author box (its `a.authorBox__moreInfo`) are found in it too.
-    """
-    boxes: list[Any] = []
-    for a in page.xpath("//a[@class]"):
-        classes = str(a.get("class") or "").split()
-        if "full_parent" in classes:
-            _forum_link(page, a, links)
-            continue
-        if "authorBox__moreInfo" in classes:
-            box = next(
-                (e for e in a.iterancestors("div") if "authorBox" in str(e.get("class") or "").split()), None
-            )
-            if box is not None:
-                boxes.append(box)
-            continue
-        for block, css, title_css in LINK_BLOCKS:
-            if css not in classes:
-                continue
-            kind = _navigation_kind(a) if block == "navigation" else block
-            if kind is None:
-                break
-            title = ""
-            if title_css is not None:
-                holder = next((e for e in a.iter() if title_css in str(e.get("class") or "").split()), None)
-                title = element_text(holder) if holder is not None else ""
-            links.add(a.get("href"), kind, title or element_text(a))
-            break
-    return boxes
-
-
-def _forum_link(page: Page, anchor: Any, links: _Links) -> None:
-    """A forum thread of the community block (../shared/seed-page-text.txt shows them on a
-    premium page): a `forum` link with its title, never followed (another site, and no news)."""
-    # div.community_block > ul > li > div.headline_row > a: a few levels up, never the whole
-    # chain (the "Headlines" block has forty such anchors that are not forum threads).
-    in_block = any(
-        "community_block" in str(e.get("class") or "") for e in islice(anchor.iterancestors("div"), 3)
-    )
-    if not in_block:
-        return
-    row = anchor.getparent()
-    title = (
-        next((e for e in row if "article_name" in str(e.get("class") or "")), None)
-        if row is not None
-        else None
-    )
-    links.add(anchor.get("href"), "forum", element_text(title) if title is not None else "")
 
 
 def _author_profiles(page: Page, boxes: list[Any], base_url: str) -> list[AuthorProfile]:
@@ -131,142 +64,8 @@ def _author_profiles(page: Page, boxes: list[Any], base_url: str) -> list[Author
     return profiles
 
 
-def _navigation_kind(element: Any) -> str | None:
-    for ancestor in element.iterancestors():
-        classes = str(ancestor.get("class") or "")
-        if "singleArticle__navigation__previous" in classes:
-            return "previous"
-        if "singleArticle__navigation__next" in classes:
-            return "next"
-    return None
-
-
-# A real article page carries about 30 links; a page with thousands is hostile or broken,
-# and storing them all would let one page flood article_links and the crawl frontier.
-MAX_LINKS_PER_PAGE = 1000
-
-
-class _Links:
-    """Links of one page, canonicalised, deduplicated per (url, kind), order kept, bounded."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.items: list[ArticleLink] = []
-        self._seen: set[tuple[str, str]] = set()
-
-    def add(self, href: str | None, kind: str, title: str = "") -> None:
-        if len(self.items) >= MAX_LINKS_PER_PAGE:
-            return
-        url = canonical_url(href, self.base_url) if href else None
-        if url is None or (url, kind) in self._seen:
-            return
-        self._seen.add((url, kind))
-        self.items.append(ArticleLink(url=url, kind=kind, title=title))
-
-
-def _classes(element: Any) -> str:
-    return str(element.get("class") or "").lower()
-
-
-def _is_ad(element: Any) -> bool:
-    ident = str(element.get("id") or "")
-    if ident.startswith(_AD_ID_PREFIXES) or element.get("data-freestar-ad") is not None:
-        return True
-    classes = _classes(element)
-    return any(marker in classes for marker in _SKIP_CLASSES)
-
-
-class _BodyWalker:
-    """Splits the body container into summary bullets, paragraphs and link lists."""
-
-    def __init__(self, links: _Links, names: list[str]) -> None:
-        self.links = links
-        self.names = names
-        self.summary: list[str] = []
-        self.paragraphs: list[str] = []
-        self._more_list_pending = False
-
-    def walk(self, container: Any) -> None:
-        for child in container:
-            tag = child.tag.lower() if isinstance(child.tag, str) else ""
-            if not tag or tag in (
-                "script",
-                "style",
-                "noscript",
-                "iframe",
-                "form",
-                "table",
-                "figure",
-                "img",
-                "br",
-                "hr",
-            ):
-                continue
-            if _is_ad(child):
-                continue
-            if tag in _LIST_TAGS:
-                self._list(child)
-            elif tag in _PARAGRAPH_TAGS:
-                self._paragraph(child)
-            elif tag in _CONTAINER_TAGS:
-                self.walk(child)
-
-    def _list(self, element: Any) -> None:
-        if self._more_list_pending:
-            self._more_list_pending = False
-            for a in element.iter("a"):
-                self.links.add(a.get("href"), "more_top_reads", element_text(a))
-            return
-        items = [text for text in (element_text(li) for li in element.iter("li")) if text]
-        if not self.paragraphs:
-            # A list before the first paragraph is the premium key-points block.
-            self.summary.extend(items)
-            return
-        self._record_body_links(element)
-        self.paragraphs.extend(f"• {item}" for item in items)
-
-    def _paragraph(self, element: Any) -> None:
-        text = element_text(element)
-        if not text:
-            return
-        if _MORE_HEADING.match(text):
-            self._more_list_pending = True
-            return
-        if text.lower().startswith("related:"):
-            for a in element.iter("a"):
-                self.links.add(a.get("href"), "related_inline", element_text(a))
-            return
-        if is_boilerplate(text) or is_signature(text, self.names):
-            return
-        self._record_body_links(element)
-        self.paragraphs.append(text)
-
-    def _record_body_links(self, element: Any) -> None:
-        for a in element.iter("a"):
-            self.links.add(a.get("href"), "body", element_text(a))
-
-
-def _content(page: Page) -> Any:
-    """The block holding the heading, byline and body (looked up once per page)."""
-    if "content" not in page.memo:
-        # In the 2025 template it is the body container's parent: found without a tree scan.
-        body = _body_container(page)
-        parent = body.getparent() if body is not None else None
-        if parent is not None and "singleArticle__content" in str(parent.get("class") or ""):
-            page.memo["content"] = parent
-        else:
-            page.memo["content"] = page.first_at("//div[contains(@class, 'singleArticle__content')]")
-    return page.memo["content"]
-
-
-def _body_container(page: Page) -> Any:
-    if "body" not in page.memo:
-        page.memo["body"] = page.first_at(BODY_CONTAINERS)
-    return page.memo["body"]
-
-
 def _title(page: Page, ld: dict[str, Any]) -> str:
-    content = _content(page)
+    content = content_of(page)
     title = page.text_at(".//h1", content) if content is not None else ""
     if not title:
         title = clean_line(unescape(str(ld.get("headline") or ld.get("name") or "")))
@@ -278,7 +77,7 @@ def _title(page: Page, ld: dict[str, Any]) -> str:
 
 def _byline(page: Page) -> tuple[list[str], str]:
     """Names and date text from `By <a>Name</a> - Aug 01, 2025, 2:15 AM CDT`."""
-    content = _content(page)
+    content = content_of(page)
     node = page.first_at(
         ".//span[contains(@class, 'article_byline')]", content if content is not None else page.root
     )
@@ -350,7 +149,7 @@ def _identity(page: Page, ld: dict[str, Any], response_url: str) -> tuple[str, s
 def _is_premium(page: Page, url: str, summary: list[str], container: Any) -> bool:
     if "/gea-articles/" in url:
         return True
-    content = _content(page)
+    content = content_of(page)
     # The badge sits above the title, a direct child of the content block.
     if content is not None and page.xpath(
         "./*[contains(@class, 'premium') or normalize-space(.) = 'Premium Content']", content
@@ -363,13 +162,13 @@ def parse_article(response: TextResponse) -> ArticleItem:
     page = Page.of(response)
     ld = json_ld_of_type(page, "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle")
     url, claimed_url = _identity(page, ld, response.url)
-    links = _Links(url)
+    links = PageLinks(url)
 
     byline_names, byline_date = _byline(page)
     authors = _authors(ld, byline_names)
 
-    walker = _BodyWalker(links, authors)
-    container = _body_container(page)
+    walker = BodyWalker(links, authors)
+    container = body_container(page)
     if container is not None:
         walker.walk(container)
     body = "\n\n".join(walker.paragraphs)
@@ -378,7 +177,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         body = clean_line(unescape(str(ld["articleBody"])))
         body_source = "json_ld"
 
-    author_boxes = _block_links(page, links)
+    author_boxes = block_links(page, links)
 
     published = parse_iso(ld.get("datePublished")) or parse_byline_date(byline_date)
     modified = parse_iso(ld.get("dateModified"))

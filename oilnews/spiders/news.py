@@ -1,8 +1,10 @@
 """The `news` spider: which pages to request and which parser reads each. Nothing else.
 
-Parsing lives in oilnews.pages, the settings it derives in oilnews.addons, the browser
-fallbacks in oilnews.middlewares.rendering, error reasons in oilnews.spiders.failures, what is already stored in
-oilnews.extensions.known.
+Its routes for listings and the feed (spiders.listings) and for sitemaps (spiders.sitemaps)
+are mixins; which article URLs to request, the link frontier (spiders.frontier). Parsing lives
+in oilnews.pages, the settings it derives in oilnews.addons, the browser fallbacks in
+oilnews.middlewares.rendering, error reasons in oilnews.spiders.failures, what is already
+stored in oilnews.extensions.known.
 """
 
 from __future__ import annotations
