@@ -30,7 +30,8 @@ def fill(db: str) -> None:
     from oilnews.pipelines.clean import clean_article
     from oilnews.replica.content import Catalogue
     from oilnews.storage.database import Database
-    from oilnews.storage.writer import ARTICLE_FIELDS, write_batch
+    from oilnews.storage.models import ARTICLE_FIELDS
+    from oilnews.storage.writer import write_batch
 
     catalogue = Catalogue(ARTICLES)
     database = Database(db)

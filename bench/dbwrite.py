@@ -68,8 +68,7 @@ def core_executemany(url: str, items: list[Any]) -> float:
     from sqlalchemy import insert
 
     from oilnews.storage.database import Database
-    from oilnews.storage.models import articles_table
-    from oilnews.storage.writer import ARTICLE_FIELDS
+    from oilnews.storage.models import ARTICLE_FIELDS, articles_table
 
     database = Database(url)
     database.transaction(lambda conn: None)  # schema

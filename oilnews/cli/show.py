@@ -14,6 +14,7 @@ from oilnews.cli import add_db, reading
 from oilnews.dates import json_value
 from oilnews.errors import ExitCode, UsageError
 from oilnews.storage.models import (
+    VERSIONED_FIELDS,
     aliases_table,
     article_authors_table,
     articles_table,
@@ -21,7 +22,6 @@ from oilnews.storage.models import (
     links_table,
     versions_table,
 )
-from oilnews.storage.writer import VERSIONED_FIELDS
 from oilnews.urls import canonical_url
 
 BODY_DIFF_LINES = 40  # of a changed body, the unified diff shown as text

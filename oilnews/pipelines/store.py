@@ -36,7 +36,8 @@ from oilnews.logs import first_line
 from oilnews.pipelines.dedupe import AliasItem
 from oilnews.stats import key
 from oilnews.storage.database import Database
-from oilnews.storage.writer import ARTICLE_FIELDS, BatchResult, write_batch
+from oilnews.storage.models import ARTICLE_FIELDS
+from oilnews.storage.writer import BatchResult, write_batch
 
 logger = logging.getLogger(__name__)
 

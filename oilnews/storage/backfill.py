@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 
 from oilnews.storage.models import aliases_table, articles_table, backfill_table, utcnow
-from oilnews.storage.writer import insert_for, one_of
+from oilnews.storage.sql import insert_for, one_of
 
 Month = tuple[int, int]
 

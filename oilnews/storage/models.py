@@ -207,3 +207,26 @@ runs_table = cast(Table, CrawlRun.__table__)
 authors_table = cast(Table, Author.__table__)
 article_authors_table = cast(Table, ArticleAuthor.__table__)
 backfill_table = cast(Table, BackfillMonth.__table__)
+
+# The stored article, field by field (what an item's dict carries into the writer and what an
+# export or a version holds of it), and what the writer's upsert adds.
+ARTICLE_FIELDS = (
+    "url",
+    "title",
+    "authors",
+    "source",
+    "published_at",
+    "modified_at",
+    "section",
+    "keywords",
+    "summary",
+    "body",
+    "image_url",
+    "is_premium",
+    "content_hash",
+)
+# Fields whose change makes a new version (the hash covers title and body; these too).
+VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
+# Every column the article upsert writes, and those a conflict (a stored URL) overwrites.
+UPSERT_COLUMNS = (*ARTICLE_FIELDS, "version", "first_seen_at", "last_seen_at", "changed_at")
+UPDATED_ON_CONFLICT = tuple(c for c in UPSERT_COLUMNS if c not in ("url", "first_seen_at"))

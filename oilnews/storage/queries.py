@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from oilnews.storage.models import aliases_table, articles_table, quotes_table, runs_table
-from oilnews.storage.writer import one_of
+from oilnews.storage.sql import one_of
 
 
 def _instant(value: Any) -> datetime | None:

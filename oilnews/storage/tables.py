@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, select
 
 from oilnews.storage.models import (
+    ARTICLE_FIELDS,
     article_authors_table,
     articles_table,
     authors_table,
@@ -18,7 +19,6 @@ from oilnews.storage.models import (
     runs_table,
 )
 from oilnews.storage.selection import Selection
-from oilnews.storage.writer import ARTICLE_FIELDS
 
 
 @dataclass(frozen=True)
