@@ -98,10 +98,10 @@ def _site_url(value: str) -> str | None:
 def _since(value: str) -> str | None:
     if not value:
         return None
-    from oilnews.dates import parse_since
+    from oilnews.dates import parse_user_instant
 
     try:
-        parse_since(value)
+        parse_user_instant(value)
     except ValueError:
         return "a date: YYYY-MM, YYYY-MM-DD or ISO 8601 (e.g. 2024-01)"
     return None

@@ -1,4 +1,13 @@
-"""Date parsing for the formats oilprice.com uses; every result is timezone-aware UTC."""
+"""Dates, every result timezone-aware UTC. Three sources, three rules, each in one function:
+
+- what the site writes (`to_utc`, `parse_iso` and the byline, listing, HTTP and RSS formats):
+  a time without an offset is the site's local time, US Central;
+- what a person types (`parse_user_instant`: --since, --until, --changed-since, --epoch,
+  OILNEWS_SINCE, OILNEWS_BACKFILL_SINCE): an offset or `Z` is honoured, none means UTC, a date
+  alone is midnight UTC, a month alone its first day;
+- what the database gives back (`utc_from_db`): SQLite keeps no offset, and oilnews writes
+  only UTC there, so a naive value is UTC.
+"""
 
 from __future__ import annotations
 
@@ -119,16 +128,30 @@ def parse_age(text: str | None, now: datetime) -> datetime | None:
     return datetime.fromtimestamp(int(instant.timestamp()) // step * step, tz=UTC)
 
 
-def parse_since(text: str) -> datetime:
-    """`--since` values: `2024-01`, `2024-01-15`, or a full ISO timestamp."""
-    text = text.strip()
-    if re.fullmatch(r"\d{4}-\d{1,2}", text):
-        year, month = text.split("-")
-        return datetime(int(year), int(month), 1, tzinfo=UTC)
-    parsed = parse_iso(text)
-    if parsed is None:
-        raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)")
-    return parsed
+def parse_user_instant(text: str) -> datetime:
+    """An instant a person gave: `2024-01` (its first day), `2024-01-15` (midnight), or ISO
+    8601 with or without an offset (`2024-01-15T12:00` is 12:00 UTC, as every help says)."""
+    value = text.strip()
+    if re.fullmatch(r"\d{4}-\d{1,2}", value):
+        year, month = value.split("-")
+        try:
+            return datetime(int(year), int(month), 1, tzinfo=UTC)
+        except ValueError:
+            raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)") from None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def utc_from_db(value: datetime | str | None) -> datetime | None:
+    """A timestamp as the database gave it back (SQLite: naive, or text from a raw query;
+    PostgreSQL: aware), in UTC."""
+    if value is None:
+        return None
+    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def months_ago(moment: datetime, months: int) -> datetime:

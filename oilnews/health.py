@@ -120,6 +120,12 @@ MONITORS: tuple[Monitor, ...] = (
         "{count} items spooled: database writes failed",
     ),
     Monitor(
+        "refused_rows",
+        lambda s, _r: (_sum(s, key("store", "dead_letter") + "/"), 1),
+        None,
+        "{count} rows refused by the database, kept as dead letters: `oilnews spool` lists them",
+    ),
+    Monitor(
         "requests_made",
         lambda s, reason: (int(reason == "finished" and not _int(s, "downloader/request_count")), 1),
         None,

@@ -85,3 +85,11 @@ class ListingPage:
     entries: list[ListingEntry]
     next_url: str | None = None
     total_pages: int | None = None
+
+
+@dataclass
+class AliasItem:
+    """`alias` served the same content as the stored article at `url` (the dedupe pipeline's)."""
+
+    url: str
+    alias: str

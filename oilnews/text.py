@@ -95,3 +95,16 @@ def content_hash(title: str, body: str) -> str:
     served under two URLs hashes the same."""
     normal = " ".join(f"{title}\n{body}".lower().split())
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+# Terminal escape sequences (CSI, OSC, other ESC sequences) and control characters, C1 included.
+_TERMINAL_CONTROL = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def for_terminal(text: str) -> str:
+    """Text from a page or a stored row, safe to print on a terminal: escape sequences and
+    control characters dropped, so a title cannot retitle the window, clear the screen or
+    recolour what follows; newlines and tabs kept."""
+    return _TERMINAL_CONTROL.sub("", text)

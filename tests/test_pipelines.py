@@ -266,7 +266,7 @@ def test_batches_of_every_length_run_the_same_statements(sqlite_url: str) -> Non
     from sqlalchemy import event
 
     from oilnews.items import AuthorProfile
-    from oilnews.pipelines.store import Batch
+    from oilnews.storage.batch import Batch
 
     database = Database(sqlite_url)
     database.transaction(lambda conn: None)  # migrations, before statements are counted

@@ -37,6 +37,7 @@ COMMANDS = {
     "show": "one stored article with its aliases, links and versions",
     "report": "one self-contained HTML page: articles, runs, prices",
     "schedule": "schedule a crawl on scrapyd unless one is pending or running",
+    "spool": "what waits for the database (spooled batches, dead letters); `spool replay` writes it",
     "db": "database schema",
 }
 
@@ -107,7 +108,7 @@ def reading(args: argparse.Namespace) -> Iterator[Any]:
 
 def selection_of(args: argparse.Namespace) -> Any:
     """The article filters of a read command (search, export) from its options."""
-    from oilnews.dates import parse_since
+    from oilnews.dates import parse_user_instant
     from oilnews.storage.selection import Selection
 
     def instant(option: str) -> Any:
@@ -115,7 +116,7 @@ def selection_of(args: argparse.Namespace) -> Any:
         if not value:
             return None
         try:
-            return parse_since(value)
+            return parse_user_instant(value)
         except ValueError:
             raise UsageError(
                 f"--{option.replace('_', '-')} {value!r}: expected YYYY-MM, YYYY-MM-DD or ISO 8601"

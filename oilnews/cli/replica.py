@@ -44,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     edited = frozenset(int(i) for i in args.edited.split(",") if i) if args.edited else frozenset()
     extra: dict[str, Any] = {"edited": edited, "js_every": args.js_every}
     if args.epoch:
-        from oilnews.dates import parse_since
+        from oilnews.dates import parse_user_instant
 
         try:
-            extra["epoch"] = parse_since(args.epoch)
+            extra["epoch"] = parse_user_instant(args.epoch)
         except ValueError as error:
             raise UsageError(f"--epoch: {error}") from None
     try:

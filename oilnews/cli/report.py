@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from oilnews.cli import add_db, reading
+from oilnews.dates import utc_from_db
 from oilnews.errors import ExitCode, UsageError
 from oilnews.storage.files import write_atomically
 from oilnews.storage.models import articles_table, quotes_table, runs_table
@@ -45,14 +46,8 @@ class ReportData:
     total_articles: int = 0
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _stamp(value: datetime | None) -> str:
-    aware = _aware(value)
+    aware = utc_from_db(value)
     return aware.strftime("%Y-%m-%d %H:%M") if aware is not None else "-"
 
 
@@ -67,7 +62,7 @@ def collect(conn: Connection, days: int, now: datetime | None = None) -> ReportD
         select(a.c.published_at, a.c.section, a.c.authors, a.c.source).where(a.c.published_at >= since)
     ):
         top_section = (section or "unknown").split("/")[0]
-        per_day[top_section][_aware(published).date()] += 1  # type: ignore[union-attr]
+        per_day[top_section][utc_from_db(published).date()] += 1  # type: ignore[union-attr]
         data.authors.update(authors or [])
         data.sources[source or "unknown"] += 1
     data.articles_per_day = dict(per_day)
@@ -77,7 +72,7 @@ def collect(conn: Connection, days: int, now: datetime | None = None) -> ReportD
         .where(q.c.observed_at >= since)
         .order_by(q.c.observed_at)
     ):
-        data.prices.setdefault(name, []).append((_aware(observed), float(price), source))  # type: ignore[arg-type]
+        data.prices.setdefault(name, []).append((utc_from_db(observed), float(price), source))  # type: ignore[arg-type]
     data.latest = list(
         conn.execute(
             select(a.c.url, a.c.title, a.c.published_at, a.c.section, a.c.authors)
@@ -149,9 +144,9 @@ def chart_runs(data: ReportData) -> str | None:
         return None
     figure = _figure(4.4)
     top, bottom = figure.subplots(2, 1, sharex=True)
-    starts = [_aware(r.started_at) for r in data.runs]
+    starts = [utc_from_db(r.started_at) for r in data.runs]
     durations = [
-        ((_aware(r.finished_at) - _aware(r.started_at)).total_seconds() if r.finished_at else 0.0)  # type: ignore[operator]
+        ((utc_from_db(r.finished_at) - utc_from_db(r.started_at)).total_seconds() if r.finished_at else 0.0)  # type: ignore[operator]
         for r in data.runs
     ]
     top.plot(starts, durations, marker="o", color="#2b6cb0", label="duration (s)")

@@ -22,7 +22,7 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 
-from oilnews.dates import months_between, parse_since
+from oilnews.dates import months_between, parse_user_instant
 from oilnews.items import ArticleItem
 from oilnews.stats import key
 from oilnews.storage.backfill import Month, ensure_months, incomplete_months, record_month, stored_urls
@@ -69,7 +69,9 @@ class Backfill:
         since = settings.get("OILNEWS_BACKFILL_SINCE")
         if not since:
             raise NotConfigured
-        return cls(crawler, parse_since(since), settings.getfloat("OILNEWS_BACKFILL_BUDGET_MINUTES") * 60)
+        return cls(
+            crawler, parse_user_instant(since), settings.getfloat("OILNEWS_BACKFILL_BUDGET_MINUTES") * 60
+        )
 
     @classmethod
     def of(cls, crawler: Crawler) -> Backfill | None:

@@ -14,6 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from sqlalchemy import func, select
 
+from oilnews.dates import utc_from_db
 from oilnews.extensions.alerts import verdict
 from oilnews.logs import first_line
 from oilnews.stats import key
@@ -47,8 +48,8 @@ class MetricsFile:
         newest = Database.of(self.crawler).transaction(read)
         if newest is None:
             return None
-        newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
-        return float((datetime.now(UTC) - newest).total_seconds())
+        stored = utc_from_db(newest)
+        return None if stored is None else float((datetime.now(UTC) - stored).total_seconds())
 
     async def newest_article_age(self) -> float | None:
         try:

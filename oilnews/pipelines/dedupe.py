@@ -11,26 +11,17 @@ has the last word, and a crawl keeps no content hash per article (issue 15).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from oilnews.extensions.known import KnownIndex
-from oilnews.items import ArticleItem
+from oilnews.items import AliasItem, ArticleItem
 from oilnews.seen import DigestSet
 from oilnews.stats import key
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class AliasItem:
-    """`alias` served the same content as the stored article at `url`."""
-
-    url: str
-    alias: str
 
 
 class DedupePipeline:

@@ -1,10 +1,18 @@
 """Batched upserts into the database, off the reactor thread.
 
-A batch is one transaction. Transient errors reconnect and retry (Database.run); a batch
-that still cannot be written is spooled to a JSON-lines file and replayed on the next
-start, so a database outage loses nothing and the upserts make the replay idempotent.
-A permanent error (read-only, disk full, credentials revoked) also spools the batch, and
-then closes the spider: there is no point downloading pages that cannot be stored.
+A batch is one transaction. Transient errors reconnect and retry (Database.run). What happens
+to a batch the database still does not take depends on why (oilnews.storage.spool):
+
+- an outage (unreachable, restarting, retries exhausted): the whole batch is spooled and
+  replayed at the next start; upserts make the replay idempotent;
+- an unusable database (read-only, disk full, credentials revoked): spooled too, and the
+  spider closes: there is no point downloading pages that cannot be stored;
+- rows the database refuses (a constraint, a type, a size) or the writer fails on: the batch is
+  written half by half down to single rows, every other row is stored now, and each refused
+  row becomes a dead letter with its error, counted (`oilnews/store/dead_letter/<kind>`) and
+  failing the health check, never blocking a later run.
+
+The writes, the splitting and the spool's file I/O all run in the database thread.
 
 With OILNEWS_DB_FLUSH_SECONDS (watch mode), a part-filled batch is written that often too, and
 after a write succeeds again the batches this process spooled are replayed at once: a watcher
@@ -15,94 +23,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import time
-from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 
-from oilnews.dates import json_value
 from oilnews.errors import DatabaseUnusable
 from oilnews.health import DATABASE_ERROR_KEY, DATABASE_UNUSABLE_REASON
-from oilnews.items import ArticleItem, PriceQuoteItem
 from oilnews.logs import first_line
-from oilnews.pipelines.dedupe import AliasItem
 from oilnews.stats import key
+from oilnews.storage.batch import Batch
 from oilnews.storage.database import Database
-from oilnews.storage.models import ARTICLE_FIELDS
-from oilnews.storage.writer import BatchResult, write_batch
+from oilnews.storage.refusals import Isolated, refusal_kind, write_isolating
+from oilnews.storage.spool import SPOOL_GLOB, Spool
+from oilnews.storage.writer import BatchResult
 
 logger = logging.getLogger(__name__)
 
-_DATETIME_FIELDS = ("published_at", "modified_at", "observed_at")
-
-
-def _to_json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return json_value(value)
-    raise TypeError(f"cannot spool {type(value).__name__}")
-
-
-def _from_json(row: dict[str, Any]) -> dict[str, Any]:
-    for name in _DATETIME_FIELDS:
-        if isinstance(row.get(name), str):
-            row[name] = datetime.fromisoformat(row[name])
-    return row
-
-
-class Batch:
-    def __init__(self) -> None:
-        self.articles: list[dict[str, Any]] = []
-        self.quotes: list[dict[str, Any]] = []
-        self.aliases: list[dict[str, str]] = []
-
-    def __len__(self) -> int:
-        return len(self.articles) + len(self.quotes) + len(self.aliases)
-
-    def add(self, item: Any) -> bool:
-        if isinstance(item, ArticleItem):
-            # Field by field rather than ItemAdapter.asdict(): its recursive copy of ~25 links
-            # per article cost more than the database write in a profile of a 3,000-page crawl.
-            row: dict[str, Any] = {name: getattr(item, name) for name in ARTICLE_FIELDS}
-            row["links"] = [{"url": link.url, "kind": link.kind, "title": link.title} for link in item.links]
-            row["author_profiles"] = [
-                {"profile_url": p.profile_url, "name": p.name, "bio": p.bio, "avatar_url": p.avatar_url}
-                for p in item.author_profiles
-            ]
-            self.articles.append(row)
-        elif isinstance(item, PriceQuoteItem):
-            self.quotes.append(ItemAdapter(item).asdict())
-        elif isinstance(item, AliasItem):
-            self.aliases.append({"url": item.url, "alias": item.alias})
-        else:
-            return False
-        return True
-
-    def write(self, conn: Any, max_versions_per_day: int = 0) -> BatchResult:
-        return write_batch(conn, self.articles, self.quotes, self.aliases, max_versions_per_day)
-
-    def dump(self) -> str:
-        return json.dumps(
-            {"articles": self.articles, "quotes": self.quotes, "aliases": self.aliases},
-            default=_to_json,
-            ensure_ascii=False,
-        )
-
-    @classmethod
-    def load(cls, line: str) -> Batch:
-        data = json.loads(line)
-        batch = cls()
-        batch.articles = [_from_json(a) for a in data.get("articles", [])]
-        batch.quotes = [_from_json(q) for q in data.get("quotes", [])]
-        batch.aliases = data.get("aliases", [])
-        return batch
+DEAD_LETTER_KEY = key("store", "dead_letter")
 
 
 class StorePipeline:
@@ -114,7 +55,7 @@ class StorePipeline:
         self.stats: Any = crawler.stats
         self.batch_size = max(1, batch_size)
         self.max_versions_per_day = crawler.settings.getint("OILNEWS_MAX_VERSIONS_PER_DAY")
-        self.spool_dir = spool_dir
+        self.spool = Spool(spool_dir)
         self.batch = Batch()
         self._lock = asyncio.Lock()
         self._closing: asyncio.Future[None] | None = None
@@ -195,11 +136,9 @@ class StorePipeline:
                 return
             started = time.perf_counter()
             try:
-                result = await self.database.run(
-                    partial(batch.write, max_versions_per_day=self.max_versions_per_day)
-                )
+                stored = await self.database.call(lambda: self._store(batch))
             except DatabaseUnusable as error:
-                self._spool(batch, error)
+                await self._spool(batch, error)
                 self._unusable(error)
                 if self._closing is None:
                     # A task: closing waits for the item in hand, which is waiting for this.
@@ -207,14 +146,38 @@ class StorePipeline:
                         self.crawler.engine.close_spider_async(reason=DATABASE_UNUSABLE_REASON)
                     )
                 return
-            except Exception as error:
-                self._spool(batch, error)
+            except Exception as error:  # an outage: the retries are spent
+                await self._spool(batch, error)
                 return
             self.stats.inc_value(key("store", "batches"))
             self.stats.inc_value(key("store", "seconds"), time.perf_counter() - started)
-            self._count(result)
+            self._count_isolated(stored[0], stored[1])
             if self._spooled_here and self.flush_seconds > 0:
                 await self._recover()  # the database is back: what it missed goes in now
+
+    def _store(self, batch: Batch) -> tuple[Isolated, list[Path]]:
+        """In the database thread: the batch written (split where the database refuses rows),
+        its refused rows written to the dead-letter file."""
+        outcome = write_isolating(self.database.transaction, batch, self.max_versions_per_day)
+        paths = [self.spool.dead_letter(rows, error, refusal_kind(error)) for rows, error in outcome.refused]
+        return outcome, paths
+
+    def _count_isolated(self, outcome: Isolated, paths: list[Path]) -> None:
+        for result in outcome.results:
+            self._count(result)
+        for (rows, error), path in zip(outcome.refused, paths, strict=True):
+            kind = refusal_kind(error)
+            self.stats.inc_value(f"{DEAD_LETTER_KEY}/{kind}", len(rows))
+            self.stats.inc_value(key("errors", "database_refused" if kind == "refused" else "store_bug"))
+            what = ", ".join(rows.urls()) or f"{len(rows)} rows"
+            logger.error(
+                "the database refused %s (%s), kept in %s: %s",
+                what,
+                kind,
+                path,
+                first_line(error),
+                exc_info=error if kind == "bug" else None,
+            )
 
     async def _recover(self) -> None:
         """Replay this process's spooled batches once the database takes writes again."""
@@ -245,11 +208,8 @@ class StorePipeline:
                 "%s changed again: over OILNEWS_MAX_VERSIONS_PER_DAY, updated without a new version", url
             )
 
-    def _spool(self, batch: Batch, error: BaseException) -> None:
-        self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"batch-{os.getpid()}.jsonl"
-        with path.open("a", encoding="utf-8") as spool:
-            spool.write(batch.dump() + "\n")
+    async def _spool(self, batch: Batch, error: BaseException) -> None:
+        path = await self.database.call(lambda: self.spool.spool(batch, error))
         self.stats.inc_value(key("store", "spooled_items"), len(batch))
         self._spooled_here += len(batch)
         self.stats.inc_value(key("errors", "database"))
@@ -261,31 +221,15 @@ class StorePipeline:
         )
 
     async def _replay_spool(self) -> None:
-        if not self.spool_dir.is_dir():
-            return
-        for path in sorted(self.spool_dir.glob("batch-*.jsonl")):
-            claimed = path.with_suffix(".replaying")
-            try:
-                path.rename(claimed)  # one worker replays a file, never two
-            except OSError:
-                continue
-            lines = claimed.read_text(encoding="utf-8").splitlines()
-            try:
-                for number, line in enumerate(lines, 1):
-                    try:
-                        batch = Batch.load(line)
-                    except ValueError:
-                        # the process was killed while writing this line: nothing else is lost
-                        logger.error("%s line %d is incomplete and was skipped", path, number)
-                        self.stats.inc_value(key("store", "spool_lines_corrupt"))
-                        continue
-                    result = await self.database.run(
-                        partial(batch.write, max_versions_per_day=self.max_versions_per_day)
-                    )
-                    self._count(result)
-                    self.stats.inc_value(key("store", "replayed_items"), len(batch))
-            except BaseException:
-                claimed.rename(path)  # upserts make a second replay of the same lines harmless
-                raise
-            claimed.unlink()
-            logger.info("replayed %d spooled batches from %s", len(lines), path)
+        """The spooled batches written again (in the database thread). A line the database
+        refuses (not an outage) is split like a batch: its refused rows become dead letters
+        and the replay goes on, so one bad row never blocks a run. An outage or an unusable
+        database puts the file back for later and is raised."""
+        replayed = await self.database.call(
+            lambda: self.spool.replay((SPOOL_GLOB,), self.database.transaction, self.max_versions_per_day)
+        )
+        self._count_isolated(replayed.stored, [path for _, _, path in replayed.dead_letters])
+        if replayed.items:
+            self.stats.inc_value(key("store", "replayed_items"), replayed.items)
+        if replayed.corrupt:
+            self.stats.inc_value(key("store", "spool_lines_corrupt"), replayed.corrupt)

@@ -21,7 +21,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from oilnews import config
-from oilnews.dates import months_ago, parse_since
+from oilnews.dates import months_ago, parse_user_instant
 from oilnews.errors import DatabaseUnusable
 from oilnews.extensions.backfill import Backfill
 from oilnews.extensions.known import KnownIndex
@@ -81,7 +81,7 @@ class NewsSpider(ListingRoutes, SitemapRoutes, Spider):
         self.render = settings.getbool("OILNEWS_RENDER_AVAILABLE")
         self.use_rss = settings.getbool("OILNEWS_USE_RSS")
         since = settings.get("OILNEWS_SINCE")
-        self.since = parse_since(since) if since else None
+        self.since = parse_user_instant(since) if since else None
         self.sitemap_lookback = settings.getint("OILNEWS_SITEMAP_LOOKBACK_MONTHS")
         # A sliced backfill takes the archive month by month (oilnews.extensions.backfill): the fresh part
         # of a run then walks the listings only down to the recent months the sitemaps cover.

@@ -146,13 +146,19 @@ class Database:
                 raise unusable(error, self.url) from error
             raise
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
+    async def call(self, work: Callable[[], T]) -> T:
+        """`work` in the database thread, without a transaction of its own (it may open some):
+        the writes with the file I/O that goes with them (the spool), off the reactor thread."""
         # One thread for all of a crawl's database work, not asyncio's pool of several: glibc
         # gives each thread that allocates its own malloc arena, and the arenas of a long
         # crawl's writer threads held memory that was never given back (issue 15).
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oilnews-db")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self.transaction, work)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """`work` as one transaction in the database thread (retried on transient errors)."""
+        return await self.call(lambda: self.transaction(work))
 
     def check_writable(self) -> None:
         """Connect, migrate and try a write (rolled back): a crawl fails here, at once, on a

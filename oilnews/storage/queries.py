@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from oilnews.dates import utc_from_db
 from oilnews.storage.models import aliases_table, articles_table, quotes_table, runs_table
 from oilnews.storage.sql import one_of
-
-
-def _instant(value: Any) -> datetime | None:
-    """A timestamp as the driver returned it (SQLite: text; PostgreSQL: datetime), in UTC."""
-    if value is None:
-        return None
-    instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 class KnownArticle:
@@ -37,11 +30,11 @@ class KnownArticle:
 
     @property
     def published_at(self) -> datetime | None:
-        return _instant(self._published_at)
+        return utc_from_db(self._published_at)
 
     @property
     def last_seen_at(self) -> datetime | None:
-        return _instant(self._last_seen_at)
+        return utc_from_db(self._last_seen_at)
 
 
 def known_articles(conn: Connection, urls: Sequence[str] | None = None) -> dict[str, KnownArticle]:

@@ -7,9 +7,10 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
-from oilnews.dates import parse_since
+from oilnews.dates import parse_user_instant
 from oilnews.replica.content import TWIN_REMAINDER
 from oilnews.replica.server import ReplicaServer
 from oilnews.storage.engine import head_revision
@@ -115,7 +116,9 @@ def test_limits_max_pages_and_hops(replica: ReplicaServer, sqlite_url: str, tmp_
 def test_since_stops_pagination_and_walks_sitemaps(sqlite_url: str, tmp_path: Path) -> None:
     with ReplicaServer(300) as site:
         newest = site.state.catalogue.published(299)
-        since = newest.strftime("%Y-%m-%d")
+        # Three hours before the newest article, without an offset: UTC (the site's own US
+        # Central reading would take six hours more, about 20 more articles).
+        since = (newest - timedelta(hours=3)).replace(tzinfo=None).isoformat(timespec="minutes")
         result = crawl(
             site.url,
             sqlite_url,
@@ -129,7 +132,7 @@ def test_since_stops_pagination_and_walks_sitemaps(sqlite_url: str, tmp_path: Pa
         )
         assert result.returncode == 0, result.stderr
         stored = query(sqlite_url, "select count(*) from articles")[0][0]
-        cutoff = parse_since(since)  # a bare date is midnight at the site (US Central)
+        cutoff = parse_user_instant(since)
         expected = sum(1 for i in range(300) if site.state.catalogue.published(i) >= cutoff)
         assert 0 < expected < 300
         assert stored == expected

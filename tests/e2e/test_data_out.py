@@ -171,6 +171,12 @@ def test_filters_give_exactly_their_subsets(crawled: tuple[str, ReplicaServer]) 
     window = {r.id for r in rows if middle <= published(r) < middle + timedelta(hours=6)}
     assert 0 < len(window) < len(rows)
     assert {r["id"] for r in jsonl(db, "--since", since, "--until", until, "--fields", "id")} == window
+    # Without an offset an instant is UTC, as the help says, not the site's US Central time.
+    naive = (
+        middle.replace(tzinfo=None).isoformat(),
+        (middle + timedelta(hours=6)).replace(tzinfo=None).isoformat(),
+    )
+    assert {r["id"] for r in jsonl(db, "--since", naive[0], "--until", naive[1], "--fields", "id")} == window
 
     energy = {r.id for r in rows if r.section == "Energy" or (r.section or "").startswith("Energy/")}
     assert 0 < len(energy) < len(rows)

@@ -8,7 +8,8 @@ from oilnews.dates import (
     parse_iso,
     parse_listing_date,
     parse_rfc822,
-    parse_since,
+    parse_user_instant,
+    utc_from_db,
 )
 from oilnews.text import clean_body, clean_line, content_hash, fix_mojibake, is_signature
 
@@ -54,9 +55,42 @@ def test_other_date_formats() -> None:
         == parse_age("5 days", now.replace(minute=30))
         == datetime(2025, 8, 8, tzinfo=UTC)
     )
-    assert parse_since("2024-01") == datetime(2024, 1, 1, tzinfo=UTC)
+
+
+# One rule for what a person types: an offset or Z honoured, none means UTC, a date alone is
+# midnight UTC. Values on both sides of the site's offset (US Central, -06:00 in January): a
+# naive value read as the site's time would be six hours later than these.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-1", datetime(2024, 1, 1, tzinfo=UTC)),
+        ("2024-01-15", datetime(2024, 1, 15, tzinfo=UTC)),
+        ("2023-01-03T12:00", datetime(2023, 1, 3, 12, 0, tzinfo=UTC)),
+        ("2023-01-03T03:00", datetime(2023, 1, 3, 3, 0, tzinfo=UTC)),  # still Jan 2 in Chicago
+        ("2023-01-03T23:30", datetime(2023, 1, 3, 23, 30, tzinfo=UTC)),  # 17:30 in Chicago
+        ("2023-01-03T12:00Z", datetime(2023, 1, 3, 12, 0, tzinfo=UTC)),
+        ("2023-01-03T12:00+00:00", datetime(2023, 1, 3, 12, 0, tzinfo=UTC)),
+        ("2023-01-03T12:00-06:00", datetime(2023, 1, 3, 18, 0, tzinfo=UTC)),
+        ("2023-07-03T12:00-05:00", datetime(2023, 7, 3, 17, 0, tzinfo=UTC)),
+        (" 2023-01-03 12:00 ", datetime(2023, 1, 3, 12, 0, tzinfo=UTC)),
+    ],
+)
+def test_a_user_instant_without_offset_is_utc(text: str, expected: datetime) -> None:
+    parsed = parse_user_instant(text)
+    assert parsed == expected and parsed.tzinfo is UTC
+
+
+@pytest.mark.parametrize("text", ["last week", "2024-13", "2024-02-30", "", "01/02/2024"])
+def test_a_user_instant_that_is_no_date_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match="not a date"):
-        parse_since("last week")
+        parse_user_instant(text)
+
+
+def test_a_stored_naive_value_is_utc() -> None:
+    assert utc_from_db(datetime(2023, 1, 3, 12, 0)) == datetime(2023, 1, 3, 12, 0, tzinfo=UTC)
+    assert utc_from_db("2023-01-03 12:00:00.000000") == datetime(2023, 1, 3, 12, 0, tzinfo=UTC)
+    assert utc_from_db(None) is None
 
 
 @pytest.mark.parametrize(
