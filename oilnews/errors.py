@@ -18,6 +18,8 @@ class ExitCode(IntEnum):
     USAGE = 64  # bad arguments or settings (BSD sysexits EX_USAGE)
     INTERNAL = 70  # a bug or a broken installation (EX_SOFTWARE)
     SKIPPED = 75  # nothing done: the previous run still runs (EX_TEMPFAIL; cron and schedule)
+    INTERRUPTED = 130  # stopped by SIGINT (Ctrl-C): what was fetched is stored (128 + 2)
+    TERMINATED = 143  # stopped by SIGTERM (systemctl stop, kill): the same (128 + 15)
 
 
 class OilnewsError(Exception):

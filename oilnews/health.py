@@ -29,6 +29,17 @@ DATABASE_ERROR_KEY = key("database", "unusable")  # the one line saying why, set
 
 
 DATABASE_UNUSABLE_REASON = "database_unusable"  # the finish reason when the database gave up
+INTERRUPTED_KEY = key("interrupted_by")  # SIGINT or SIGTERM, set by extensions.interrupts
+
+# What crawl_runs.status says of a run, one word (README "Run status").
+RUNNING, FINISHED, FAILED, INTERRUPTED, ABANDONED = (
+    "running",
+    "finished",
+    "failed",
+    "interrupted",
+    "abandoned",
+)
+RUN_STATUSES = (RUNNING, FINISHED, FAILED, INTERRUPTED, ABANDONED)
 
 
 Stats = Mapping[str, Any]
@@ -178,10 +189,27 @@ def evaluate(stats: Stats, finish_reason: str, settings: BaseSettings) -> dict[s
     }
 
 
+def interrupted_by(stats: Stats) -> str | None:
+    """SIGINT or SIGTERM when a person or a service manager stopped the run, else None."""
+    signal_name = stats.get(INTERRUPTED_KEY)
+    return str(signal_name) if signal_name else None
+
+
+def run_status(stats: Stats, finish_reason: str, settings: BaseSettings, healthy: bool) -> str:
+    """The status word of a run that ended: interrupted (stopped by a signal: not an incident),
+    finished (a clean end and a passed health check) or failed."""
+    if interrupted_by(stats):
+        return INTERRUPTED
+    return FINISHED if clean_finish(finish_reason, settings) and healthy else FAILED
+
+
 def exit_code(stats: Stats, settings: BaseSettings) -> ExitCode:
     """The exit code of a finished crawl, for `oilnews crawl` and `scrapy crawl` alike."""
     if stats.get(DATABASE_ERROR_KEY) or stats.get("finish_reason") == DATABASE_UNUSABLE_REASON:
         return ExitCode.DATABASE
+    signal_name = interrupted_by(stats)
+    if signal_name is not None:
+        return ExitCode.TERMINATED if signal_name == "SIGTERM" else ExitCode.INTERRUPTED
     if not _int(stats, "response_received_count"):
         return ExitCode.UNREACHABLE
     verdict = stats.get(HEALTH_OK_KEY)

@@ -95,6 +95,7 @@ EXTENSIONS = {
     "oilnews.extensions.metrics.MetricsFile": 110,
     "oilnews.extensions.heartbeat.WatchHeartbeat": 120,  # a watcher's (oilnews watch) only
     "oilnews.extensions.progress.ProgressReporter": 200,
+    "oilnews.extensions.interrupts.SignalRecorder": 210,  # SIGINT/SIGTERM: interrupted, 130/143
     "oilnews.extensions.distributed.RedisWorkerCoordinator": 300,
 }
 # Scrapy's components that are off in every oilnews run (TELNETCONSOLE_ENABLED, COOKIES_ENABLED,

@@ -77,7 +77,13 @@ def summary_line(counts: dict[str, Any], seconds: float, healthy: bool, run_id: 
     )
 
 
-STATUS_ORDER = ("running", "failed", "abandoned", "finished")  # a group shows the worst
+STATUS_ORDER = (
+    health.RUNNING,
+    health.FAILED,
+    health.ABANDONED,
+    health.INTERRUPTED,
+    health.FINISHED,
+)  # a group shows the worst
 WATCH_SPIDER = "watch"  # the watcher's spider name: its crawl_runs rows are judged by heartbeat
 DEFAULT_HEARTBEAT_SECONDS = 30.0  # the watch spider's OILNEWS_WATCH_HEARTBEAT_SECONDS
 

@@ -8,14 +8,18 @@ either way refuses the same mistakes with the same codes.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from typing import Any
 
 from oilnews.cli import add_db, settings_of
 from oilnews.errors import ExitCode, OilnewsError, SiteUnreachable
+
+logger = logging.getLogger(__name__)
 
 
 def crawl_argv(site: str, db: str, *extra: str, command: str = "crawl", **settings: Any) -> list[str]:
@@ -90,13 +94,29 @@ def reachable(site_url: str, timeout: float = 15) -> str | None:
 
 
 def check_before_crawl(settings: Any) -> None:
-    """Everything a crawl can be refused for before it starts, in the order a user fixes them:
-    bad settings (64) and missing packages (70), a database it could never write (3), a site
-    that does not answer (2)."""
+    """Everything a crawl can be refused for before it starts: bad settings (64) and missing
+    packages (70), a database it could never write (3), a site that does not answer (2). A
+    new SQLite file is only checked for its place before the site answers, and created after:
+    a refused start creates nothing."""
     from oilnews.addons import preflight
-    from oilnews.storage.database import Database
+    from oilnews.storage.engine import new_sqlite_file
 
     preflight(settings)
+    fresh = new_sqlite_file(settings.get("OILNEWS_DATABASE_URL")) is not None
+    if not fresh:
+        _check_writable(settings)  # a database we could never write to: exit 3 before any request
+    site = settings.get("OILNEWS_SITE_URL")
+    reason = reachable(site)
+    if reason is not None:
+        raise SiteUnreachable(f"cannot reach {site}: {reason} (is the URL right, and the site up?)")
+    if fresh:
+        _check_writable(settings)
+
+
+def _check_writable(settings: Any) -> None:
+    """Connect, migrate (a new SQLite file is created here) and try a write, rolled back."""
+    from oilnews.storage.database import Database
+
     database = Database(
         settings.get("OILNEWS_DATABASE_URL"),
         retries=settings.getint("OILNEWS_DB_RETRIES"),
@@ -107,10 +127,77 @@ def check_before_crawl(settings: Any) -> None:
         database.check_writable()
     finally:
         database.close()
-    site = settings.get("OILNEWS_SITE_URL")
-    reason = reachable(site)
-    if reason is not None:
-        raise SiteUnreachable(f"cannot reach {site}: {reason} (is the URL right, and the site up?)")
+
+
+# The finish reason of a run refused before it started, by the exit code it ends with.
+REFUSED_START_REASONS = {
+    ExitCode.USAGE: "bad_settings",
+    ExitCode.UNREACHABLE: "site_unreachable",
+    ExitCode.DATABASE: "database_unusable",
+    ExitCode.INTERNAL: "cannot_start",
+}
+
+
+def start_checked(settings: Any, spider: str) -> None:
+    """check_before_crawl; when it refuses the crawl, the run still tells, as any failed run
+    does (record_refused_start), and the error goes on to the caller's exit code."""
+    try:
+        check_before_crawl(settings)
+    except OilnewsError as error:
+        record_refused_start(settings, spider, error)
+        raise
+
+
+def record_refused_start(settings: Any, spider: str, error: OilnewsError) -> None:
+    """A `crawl_runs` row (status failed, the reason in one line) in the database when it is
+    there to take one (nothing is created for it), the failure alert, and the metrics file."""
+    from oilnews.errors import DatabaseUnusable
+    from oilnews.extensions.alerts import AlertChannels, Verdict
+    from oilnews.extensions.metrics import run_gauges, write_metrics
+    from oilnews.logs import first_line
+
+    line = first_line(error)
+    reason = REFUSED_START_REASONS.get(ExitCode(error.exit_code), "cannot_start")
+    now = datetime.now(UTC)
+    run_id = None if isinstance(error, DatabaseUnusable) else _record_refused(settings, spider, reason, line)
+    v = Verdict(False, [line], reason, {}, run_id, str(settings.get("OILNEWS_SITE_URL")))
+    alerts = AlertChannels(settings)
+    if alerts:
+        alerts.deliver(v)
+    path = settings.get("OILNEWS_METRICS_FILE")
+    if path:
+        try:
+            write_metrics(str(path), run_gauges(v, now, now, None))
+        except OSError as failure:
+            logger.error("metrics file %s not written: %s", path, first_line(failure))
+
+
+def _record_refused(settings: Any, spider: str, reason: str, line: str) -> int | None:
+    from oilnews.health import FAILED
+    from oilnews.logs import first_line
+    from oilnews.storage.database import open_for_reading
+    from oilnews.storage.models import utcnow
+    from oilnews.storage.runs import finish_run, start_run
+
+    try:
+        database = open_for_reading(settings.get("OILNEWS_DATABASE_URL"))  # creates nothing
+    except Exception as failure:
+        logger.info("no crawl_runs row for the refused start: %s", first_line(failure))
+        return None
+
+    def record(conn: Any) -> int:
+        run_id = start_run(conn, spider, str(settings.get("OILNEWS_SITE_URL")))
+        health = {"ok": False, "failures": [line], "checked": False}
+        finish_run(conn, run_id, finished_at=utcnow(), status=FAILED, finish_reason=reason, health=health)
+        return run_id
+
+    try:
+        return database.transaction(record)
+    except Exception as failure:
+        logger.info("no crawl_runs row for the refused start: %s", first_line(failure))
+        return None
+    finally:
+        database.close()
 
 
 def finished_code(stats: dict[str, Any], settings: Any, bootstrap_failed: bool) -> ExitCode:
@@ -131,14 +218,14 @@ def run_spider(args: argparse.Namespace, spider: str) -> int:
     import scrapy.core.downloader.contextfactory  # noqa: F401
     from scrapy.crawler import CrawlerProcess
 
-    from oilnews.health import DATABASE_ERROR_KEY, HEALTH_FAILURES_KEY
+    from oilnews.health import DATABASE_ERROR_KEY, HEALTH_FAILURES_KEY, INTERRUPTED_KEY
     from oilnews.logs import hide_tracebacks, install_masking, mask_secrets
     from oilnews.stats import key
     from oilnews.summary import run_counts, summary_line
 
     install_masking()
     settings = settings_of(args)
-    check_before_crawl(settings)
+    start_checked(settings, spider)
     site = settings.get("OILNEWS_SITE_URL")
     if not args.quiet:
         settings.set("OILNEWS_PROGRESS_INTERVAL", args.progress, priority="cmdline")
@@ -167,6 +254,12 @@ def run_spider(args: argparse.Namespace, spider: str) -> int:
         )
     elif code == ExitCode.UNREACHABLE:
         print(f"oilnews: error: no page of {site} could be downloaded (see the log above)", file=sys.stderr)
+    elif code in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+        print(
+            f"oilnews: stopped by {stats.get(INTERRUPTED_KEY)}: what was fetched is stored; "
+            "the next run goes on from there",
+            file=sys.stderr,
+        )
     elif code == ExitCode.UNHEALTHY:
         failures = list(stats.get(HEALTH_FAILURES_KEY) or ["see crawl_runs.health"])
         more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""

@@ -2,7 +2,7 @@
 
 Spider arguments and settings are checked before the crawl starts, and the exit code comes
 after it, from the same two functions `oilnews crawl` calls (oilnews.cli.crawl:
-check_before_crawl, finished_code): a mistake is refused with the same code either way.
+start_checked, finished_code): a mistake is refused with the same code either way.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class Command(ScrapyCrawlCommand):
         return "Run a spider; the exit code says how it went (see README.md)"
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        from oilnews.cli.crawl import check_before_crawl, finished_code
+        from oilnews.cli.crawl import finished_code, start_checked
         from oilnews.config import apply_spider_arguments
 
         if len(args) != 1:
@@ -30,7 +30,7 @@ class Command(ScrapyCrawlCommand):
         crawler = self.crawler_process.create_crawler(args[0])
         try:
             apply_spider_arguments(crawler.settings, opts.spargs)
-            check_before_crawl(crawler.settings)
+            start_checked(crawler.settings, args[0])
             self.crawler_process.crawl(crawler, **opts.spargs)
             self.crawler_process.start()
             stats = crawler.stats.get_stats() if crawler.stats else {}

@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -25,7 +26,16 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy import select
 
 from oilnews.errors import ExitCode
-from oilnews.health import HEALTH_FAILURES_KEY, exit_code
+from oilnews.health import (
+    ABANDONED,
+    FAILED,
+    HEALTH_FAILURES_KEY,
+    HEALTH_OK_KEY,
+    INTERRUPTED,
+    RUNNING,
+    exit_code,
+    interrupted_by,
+)
 from oilnews.logs import first_line, mask_secrets
 from oilnews.stats import key
 from oilnews.storage.database import Database
@@ -58,7 +68,8 @@ def verdict(crawler: Crawler, reason: str) -> Verdict:
     stats = crawler.stats.get_stats()
     # Healthy is what the exit code says (one decision for both commands, oilnews.health).
     code = exit_code({**stats, "finish_reason": reason}, crawler.settings)
-    ok = code == ExitCode.OK
+    # Interrupted, the run is judged by its health checks alone (its exit code is the signal's).
+    ok = bool(stats.get(HEALTH_OK_KEY, True)) if interrupted_by(stats) else code == ExitCode.OK
     failures = list(stats.get(HEALTH_FAILURES_KEY) or [])
     if not ok and not failures:
         failures = [
@@ -75,17 +86,18 @@ def verdict(crawler: Crawler, reason: str) -> Verdict:
 
 
 def _previous_run_failed(database: Database, run_id: Any) -> bool:
-    """Whether the run before this one was unhealthy or failed (then a healthy run is news)."""
+    """Whether the last run before this one that ran to an end (not one still running, not one
+    a person interrupted) failed: then a healthy run is news."""
     r = runs_table
 
     def read(conn: Any) -> Any:
-        query = select(r.c.status).where(r.c.status != "running").order_by(r.c.id.desc()).limit(1)
+        query = select(r.c.status).where(r.c.status.notin_((RUNNING, INTERRUPTED)))
+        query = query.order_by(r.c.id.desc()).limit(1)
         if run_id is not None:
             query = query.where(r.c.id < run_id)
         return conn.execute(query).scalar()
 
-    status = database.transaction(read)
-    return status is not None and status != "finished"
+    return database.transaction(read) in (FAILED, ABANDONED)
 
 
 def message(v: Verdict, log_place: str) -> str:
@@ -102,67 +114,44 @@ def message(v: Verdict, log_place: str) -> str:
     )
 
 
-class Alerter:
-    """Sends a message to OILNEWS_ALERT_WEBHOOK (Slack-compatible JSON) and/or by e-mail to
-    OILNEWS_ALERT_EMAIL_TO when a run fails, and once when the next run is healthy again."""
+class AlertChannels:
+    """Where alerts go, from the settings: OILNEWS_ALERT_WEBHOOK (Slack-compatible JSON) and/or
+    e-mail to OILNEWS_ALERT_EMAIL_TO (SMTP from the OILNEWS_SMTP_* environment). Each delivery
+    is bounded by OILNEWS_ALERT_TIMEOUT; none raises (what failed is returned)."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        settings = crawler.settings
-        self.crawler = crawler
+    def __init__(self, settings: Any) -> None:
         self.webhook = settings.get("OILNEWS_ALERT_WEBHOOK") or ""
         self.email_to = [
             a.strip() for a in str(settings.get("OILNEWS_ALERT_EMAIL_TO") or "").split(",") if a.strip()
         ]
         self.timeout = settings.getfloat("OILNEWS_ALERT_TIMEOUT")
-        # Set when this run's alerts are out (or given up): the run recorder waits for it, so
-        # what was delivered is in crawl_runs.stats.
-        self.finished = asyncio.Event()
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        self.log_place = str(
+            settings.get("LOG_FILE") or os.environ.get("OILNEWS_LOG_DIR") or "the crawl's stderr"
+        )
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Alerter:
-        settings = crawler.settings
-        if not settings.get("OILNEWS_ALERT_WEBHOOK") and not settings.get("OILNEWS_ALERT_EMAIL_TO"):
-            raise NotConfigured
-        return cls(crawler)
+    def __bool__(self) -> bool:
+        return bool(self.webhook or self.email_to)
 
-    def _log_place(self) -> str:
-        settings = self.crawler.settings
-        return str(settings.get("LOG_FILE") or os.environ.get("OILNEWS_LOG_DIR") or "the crawl's stderr")
+    def channels(self) -> list[tuple[str, Callable[[str, Verdict], None]]]:
+        found: list[tuple[str, Callable[[str, Verdict], None]]] = []
+        if self.webhook:
+            found.append(("webhook", self._webhook))
+        if self.email_to:
+            found.append(("email", self._email))
+        return found
 
-    async def spider_closed(self, spider: Any, reason: str) -> None:
-        try:
-            await self._alert(reason)
-        finally:
-            self.finished.set()
-
-    async def _alert(self, reason: str) -> None:
-        v = verdict(self.crawler, reason)
-        if v.healthy:
+    def deliver(self, v: Verdict) -> list[tuple[str, BaseException | None]]:
+        """`v` on every channel, in this thread: (channel, the error or None) for each."""
+        text = message(v, self.log_place)
+        outcomes: list[tuple[str, BaseException | None]] = []
+        for channel, send in self.channels():
             try:
-                recovered = await asyncio.to_thread(_previous_run_failed, Database.of(self.crawler), v.run_id)
-            except Exception as error:  # no database, no history: no recovery message to send
-                logger.info("alerts: could not read the previous run (%s)", first_line(error))
-                return
-            if not recovered:
-                return
-        await self.send(v)
-
-    async def send(self, v: Verdict) -> None:
-        """Deliver `v` on every configured channel; never raises (counted, logged)."""
-        text = message(v, self._log_place())
-        for channel, send in (("webhook", self._webhook), ("email", self._email)):
-            if (channel == "webhook" and not self.webhook) or (channel == "email" and not self.email_to):
-                continue
-            try:
-                await asyncio.wait_for(asyncio.to_thread(send, text, v), timeout=self.timeout + 1)
-                self.crawler.stats.inc_value(ALERT_SENT_KEY)
+                send(text, v)
+                outcomes.append((channel, None))
             except Exception as error:
-                # An undelivered alert must not become a failed crawl; it is said and counted.
-                logger.error(
-                    "alert by %s not delivered: %s", channel, first_line(error) or type(error).__name__
-                )
-                self.crawler.stats.inc_value(f"{ALERT_FAILED_KEY}/{channel}")
+                log_undelivered(channel, error)
+                outcomes.append((channel, error))
+        return outcomes
 
     def _webhook(self, text: str, v: Verdict) -> None:
         payload = {
@@ -200,3 +189,59 @@ class Alerter:
             if user:
                 smtp.login(user, password or "")
             smtp.send_message(mail)
+
+
+def log_undelivered(channel: str, error: BaseException) -> None:
+    # An undelivered alert must not become a failed crawl; it is said (and counted by the caller).
+    logger.error("alert by %s not delivered: %s", channel, first_line(error) or type(error).__name__)
+
+
+class Alerter:
+    """Sends an alert (AlertChannels) when a run fails, and once when the next run is healthy
+    again."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.alerts = AlertChannels(crawler.settings)
+        # Set when this run's alerts are out (or given up): the run recorder waits for it, so
+        # what was delivered is in crawl_runs.stats.
+        self.finished = asyncio.Event()
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Alerter:
+        if not AlertChannels(crawler.settings):
+            raise NotConfigured
+        return cls(crawler)
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        try:
+            await self._alert(reason)
+        finally:
+            self.finished.set()
+
+    async def _alert(self, reason: str) -> None:
+        assert self.crawler.stats is not None
+        if interrupted_by(self.crawler.stats.get_stats()):
+            return  # an operator's own Ctrl-C or systemctl stop is not an incident
+        v = verdict(self.crawler, reason)
+        if v.healthy:
+            try:
+                recovered = await asyncio.to_thread(_previous_run_failed, Database.of(self.crawler), v.run_id)
+            except Exception as error:  # no database, no history: no recovery message to send
+                logger.info("alerts: could not read the previous run (%s)", first_line(error))
+                return
+            if not recovered:
+                return
+        await self.send(v)
+
+    async def send(self, v: Verdict) -> None:
+        """Deliver `v` on every configured channel; never raises (counted, logged)."""
+        text = message(v, self.alerts.log_place)
+        for channel, send in self.alerts.channels():
+            try:
+                await asyncio.wait_for(asyncio.to_thread(send, text, v), timeout=self.alerts.timeout + 1)
+                self.crawler.stats.inc_value(ALERT_SENT_KEY)
+            except Exception as error:
+                log_undelivered(channel, error)
+                self.crawler.stats.inc_value(f"{ALERT_FAILED_KEY}/{channel}")

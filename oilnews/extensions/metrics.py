@@ -15,7 +15,7 @@ from scrapy.exceptions import NotConfigured
 from sqlalchemy import func, select
 
 from oilnews.dates import utc_from_db
-from oilnews.extensions.alerts import verdict
+from oilnews.extensions.alerts import Verdict, verdict
 from oilnews.logs import first_line
 from oilnews.stats import key
 from oilnews.storage.database import Database
@@ -23,6 +23,59 @@ from oilnews.storage.files import write_atomically
 from oilnews.storage.models import articles_table
 
 logger = logging.getLogger(__name__)
+
+
+Gauges = tuple[tuple[str, str, float | None], ...]
+
+
+def run_gauges(v: Verdict, start: datetime | None, end: datetime, newest_age: float | None) -> Gauges:
+    """The figures of one run, as (name, help, value); None is unknown."""
+    c = v.counts
+    return (
+        (
+            "last_run_start_timestamp_seconds",
+            "When the last crawl run started.",
+            start.timestamp() if start else None,
+        ),
+        ("last_run_end_timestamp_seconds", "When the last crawl run ended.", end.timestamp()),
+        (
+            "last_run_duration_seconds",
+            "How long the last crawl run took.",
+            (end - start).total_seconds() if start else None,
+        ),
+        (
+            "last_run_articles_new",
+            "Articles stored for the first time by the last run.",
+            c.get("articles_new", 0),
+        ),
+        (
+            "last_run_articles_updated",
+            "Stored articles whose content changed in the last run.",
+            c.get("articles_updated", 0),
+        ),
+        ("last_run_articles_dropped", "Articles dropped by validation in the last run.", c.get("dropped", 0)),
+        (
+            "last_run_errors",
+            "Server errors, timeouts, connection and parse errors in the last run.",
+            c.get("errors", 0),
+        ),
+        ("last_run_quotes", "Price quotes stored by the last run.", c.get("quotes", 0)),
+        ("last_run_healthy", "1 when the last run passed its health checks, else 0.", 1 if v.healthy else 0),
+        ("newest_article_age_seconds", "Age of the newest stored article (by publication time).", newest_age),
+    )
+
+
+def write_metrics(path: str, gauges: Gauges) -> None:
+    """(name, help, value) as `oilnews_<name>` gauges in Prometheus' text format (what
+    node_exporter's textfile collector reads), atomically; unknown values left out."""
+    from prometheus_client import CollectorRegistry, Gauge, generate_latest
+
+    registry = CollectorRegistry()
+    for name, doc, value in gauges:
+        if value is not None:  # unknown is left out, never written as 0
+            Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
+    text = generate_latest(registry)
+    write_atomically(Path(path), lambda stream: stream.write(text))
 
 
 class MetricsFile:
@@ -61,63 +114,14 @@ class MetricsFile:
     async def spider_closed(self, spider: Any, reason: str) -> None:
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
-        v = verdict(self.crawler, reason)
         age = await self.newest_article_age()
-        start, end = stats.get("start_time"), stats.get("finish_time") or datetime.now(UTC)
-        c = v.counts
-        gauges: tuple[tuple[str, str, float | None], ...] = (
-            (
-                "last_run_start_timestamp_seconds",
-                "When the last crawl run started.",
-                start.timestamp() if start else None,
-            ),
-            ("last_run_end_timestamp_seconds", "When the last crawl run ended.", end.timestamp()),
-            (
-                "last_run_duration_seconds",
-                "How long the last crawl run took.",
-                (end - start).total_seconds() if start else None,
-            ),
-            (
-                "last_run_articles_new",
-                "Articles stored for the first time by the last run.",
-                c.get("articles_new", 0),
-            ),
-            (
-                "last_run_articles_updated",
-                "Stored articles whose content changed in the last run.",
-                c.get("articles_updated", 0),
-            ),
-            (
-                "last_run_articles_dropped",
-                "Articles dropped by validation in the last run.",
-                c.get("dropped", 0),
-            ),
-            (
-                "last_run_errors",
-                "Server errors, timeouts, connection and parse errors in the last run.",
-                c.get("errors", 0),
-            ),
-            ("last_run_quotes", "Price quotes stored by the last run.", c.get("quotes", 0)),
-            (
-                "last_run_healthy",
-                "1 when the last run passed its health checks, else 0.",
-                1 if v.healthy else 0,
-            ),
-            ("newest_article_age_seconds", "Age of the newest stored article (by publication time).", age),
-        )
-        await self.write(gauges)
+        end = stats.get("finish_time") or datetime.now(UTC)
+        await self.write(run_gauges(verdict(self.crawler, reason), stats.get("start_time"), end, age))
 
-    async def write(self, gauges: tuple[tuple[str, str, float | None], ...]) -> None:
-        """(name, help, value) as `oilnews_<name>` gauges, atomically; unknown values left out."""
-        from prometheus_client import CollectorRegistry, Gauge, generate_latest
-
-        registry = CollectorRegistry()
-        for name, doc, value in gauges:
-            if value is not None:  # unknown is left out, never written as 0
-                Gauge(f"oilnews_{name}", doc, registry=registry).set(value)
+    async def write(self, gauges: Gauges) -> None:
+        """The gauges into the file (write_metrics), off the reactor; a failure is counted."""
         try:
-            text = generate_latest(registry)  # Prometheus' text format, as node_exporter reads it
-            await asyncio.to_thread(write_atomically, Path(self.path), lambda stream: stream.write(text))
+            await asyncio.to_thread(write_metrics, self.path, gauges)
         except OSError as error:
             logger.error("metrics file %s not written: %s", self.path, first_line(error))
             self.crawler.stats.inc_value(key("metrics", "write_failed"))

@@ -16,7 +16,7 @@ from oilnews.errors import DatabaseUnusable
 from oilnews.extensions.alerts import Alerter
 from oilnews.extensions.distributed import worker_name
 from oilnews.extensions.health import HealthMonitor
-from oilnews.health import clean_finish, evaluate
+from oilnews.health import evaluate, run_status
 from oilnews.logs import first_line, mask_secrets
 from oilnews.stats import key
 from oilnews.storage.database import Database
@@ -92,7 +92,7 @@ class CrawlRunRecorder:
         health = monitor.result if monitor is not None and monitor.result else None
         if health is None:
             health = evaluate(stats, reason, self.crawler.settings)
-        status = "finished" if clean_finish(reason, self.crawler.settings) and health["ok"] else "failed"
+        status = run_status(stats, reason, self.crawler.settings, health["ok"])
         values = {
             "finished_at": utcnow(),
             "status": status,

@@ -6,6 +6,7 @@ Every function here blocks: call it off the reactor (oilnews.storage.database do
 from __future__ import annotations
 
 import logging
+import os
 import re
 import tempfile
 import time
@@ -85,6 +86,29 @@ def sqlite_path(url: str) -> Path | None:
     return Path(name).expanduser()
 
 
+def _cannot_place(path: Path, why: str) -> DatabaseUnusable:
+    return DatabaseUnusable(
+        f"cannot create the directory of {path}: {why}; give --db a path in a directory this user may write"
+    )
+
+
+def new_sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL that does not exist yet, once it is clear it can be created
+    there (the nearest existing directory above it is one this user may write); None when the
+    file exists or the database is not an SQLite file. Creates nothing."""
+    path = sqlite_path(parse_database_url(url).render_as_string(hide_password=False))
+    if path is None or path.exists():
+        return None
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise _cannot_place(path, "Not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise _cannot_place(path, "Permission denied")
+    return path
+
+
 def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
     """An engine for `url`; `create_dirs=False` for read-only commands, which create nothing."""
     parsed = parse_database_url(url)
@@ -95,10 +119,7 @@ def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:  # the user's --db names a place no file can go: exit 3
-                raise DatabaseUnusable(
-                    f"cannot create the directory of {path}: {error.strerror or error}; "
-                    "give --db a path in a directory this user may write"
-                ) from None
+                raise _cannot_place(path, str(error.strerror or error)) from None
         engine = create_engine(rendered, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from oilnews.health import ABANDONED, RUNNING
 from oilnews.storage.models import runs_table, utcnow
 
 
@@ -16,7 +17,7 @@ def abandon_stale_runs(conn: Connection, older_than: datetime) -> int:
     r = runs_table
     alive_at = func.coalesce(r.c.heartbeat_at, r.c.started_at)
     result = conn.execute(
-        update(r).where(r.c.status == "running", alive_at < older_than).values(status="abandoned")
+        update(r).where(r.c.status == RUNNING, alive_at < older_than).values(status=ABANDONED)
     )
     return int(result.rowcount or 0)
 
@@ -38,7 +39,7 @@ def start_run(
             run_group=run_group,
             worker=worker,
             started_at=utcnow(),
-            status="running",
+            status=RUNNING,
             counts={},
             health={},
             stats={},

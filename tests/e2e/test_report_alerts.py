@@ -267,3 +267,47 @@ def test_email_alert_over_starttls_with_a_login(sqlite_url: str, tmp_path: Path)
     (mail,) = received
     assert "crawl FAILED" in mail.content.decode() and "s3cret-smtp" not in mail.content.decode()
     assert "s3cret-smtp" not in result.stderr
+
+
+def test_a_site_down_at_start_is_a_recorded_alerted_failed_run(
+    sqlite_url: str, tmp_path: Path, webhook: tuple[str, list[dict[str, Any]]]
+) -> None:
+    """The failure a scheduled crawler meets most (site down, DNS, TLS, a proxy): runs, status,
+    the alert and Prometheus all see it, though no page was ever fetched."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from oilnews.errors import ExitCode
+    from tests.helpers import held_port, run_oilnews, runs
+
+    url, received = webhook
+    metrics = tmp_path / "oilnews.prom"
+    assert oilnews_main("db", "upgrade", "--db", sqlite_url).returncode == 0
+    env = {"OILNEWS_ALERT_WEBHOOK": url, "OILNEWS_METRICS_FILE": str(metrics)}
+    with held_port() as port:
+        site = f"http://127.0.0.1:{port}"
+        result = run_oilnews("crawl", "--site", site, "--db", sqlite_url, env=env)
+    assert result.returncode == ExitCode.UNREACHABLE
+    assert result.stderr.strip().count("\n") == 0 and f"cannot reach {site}" in result.stderr
+    (run,) = runs(sqlite_url)
+    assert (run.status, run.finish_reason, run.site_url) == ("failed", "site_unreachable", site)
+    assert run.finished_at is not None and f"cannot reach {site}" in run.health["failures"][0]
+    (alert,) = received
+    assert not alert["healthy"] and "FAILED" in alert["text"] and "cannot reach" in alert["text"]
+    gauges = {
+        s.name: s.value
+        for family in text_string_to_metric_families(metrics.read_text())
+        for s in family.samples
+    }
+    assert gauges["oilnews_last_run_healthy"] == 0 and gauges["oilnews_last_run_articles_new"] == 0
+    listed = oilnews_main("runs", "--db", sqlite_url)
+    assert "failed" in listed.stdout and "cannot reach" in listed.stdout
+
+
+def test_a_refused_start_creates_no_database(tmp_path: Path) -> None:
+    from tests.helpers import held_port
+
+    with held_port() as port:
+        result = oilnews_main(
+            "crawl", "--site", f"http://127.0.0.1:{port}", "--db", f"sqlite:///{tmp_path / 'x.db'}"
+        )
+    assert result.returncode == 2 and not list(tmp_path.iterdir())

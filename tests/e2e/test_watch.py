@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from oilnews.errors import ExitCode
 from oilnews.replica.server import ReplicaServer
 from tests.helpers import ROOT, PrivatePostgres, oilnews_main, query, runs, unavailable, watch_command
 
@@ -190,9 +191,9 @@ def test_watch_heartbeat_status_sigterm_and_a_killed_watcher(
         )
         watcher.send_signal(signal.SIGTERM)
         _, stderr = watcher.communicate(timeout=60)
-        assert watcher.returncode == 0, stderr[-3000:]
+        assert watcher.returncode == ExitCode.TERMINATED, stderr[-3000:]
         run = runs(sqlite_url, 1)[0]
-        assert (run.status, run.finish_reason) == ("finished", "shutdown")
+        assert (run.status, run.finish_reason) == ("interrupted", "shutdown")
         ended = oilnews_main("status", "--db", sqlite_url)
         assert ended.returncode == 0 and "watcher run 1: ended " in ended.stdout, ended.stdout
 
@@ -251,7 +252,7 @@ def test_watch_rides_out_a_site_outage_and_alerts_once_each_way(
             stderr = _terminate(watcher)
     finally:
         site.stop()
-    assert watcher.returncode == 0, stderr[-3000:]
+    assert watcher.returncode == ExitCode.TERMINATED, stderr[-3000:]
     assert len(received) == 2, received
     assert not received[0]["healthy"] and "every poll of the site failing" in received[0]["text"]
     assert received[1]["healthy"] and "healthy again" in received[1]["text"]
@@ -288,7 +289,7 @@ def test_watch_spools_through_a_postgres_outage_and_replays(
             )
             stderr = _terminate(watcher)
         final = site.state.catalogue.size
-    assert watcher.returncode == 0, stderr[-3000:]
+    assert watcher.returncode == ExitCode.TERMINATED, stderr[-3000:]
     rows = query(postgres_url, "select count(*), count(distinct url) from articles")
     assert rows[0][0] == rows[0][1] and final - 2 <= rows[0][0] <= final
     stats = runs(postgres_url, 1)[0].stats
