@@ -20,6 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
+def check_spider_arguments(spider: str, arguments: dict[str, str]) -> None:
+    """What the job would refuse at its start (exit 64 there, seen only in scrapyd's log),
+    refused here: a spider that is not ours, an argument that names no setting, a value the
+    setting does not take."""
+    from scrapy.settings import Settings
+
+    from oilnews import settings as project
+    from oilnews.config import apply_spider_arguments, validate
+    from oilnews.summary import WATCH_SPIDER
+
+    if spider not in ("news", WATCH_SPIDER):
+        raise UsageError(f"--spider {spider!r}: the spiders are news and {WATCH_SPIDER}")
+    settings = Settings()
+    settings.setmodule(project, priority="project")
+    apply_spider_arguments(settings, arguments)
+    validate(settings)
+
+
 def run(args: argparse.Namespace) -> int:
     from oilnews.config import parse_assignment
     from oilnews.errors import require
@@ -31,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     url = (args.url or os.environ.get("SCRAPYD_URL") or "http://127.0.0.1:6800").rstrip("/")
     spider_args = [parse_assignment(pair) for pair in args.spider_args]
+    check_spider_arguments(args.spider, dict(spider_args))
     client = ScrapydClient(url, os.environ.get("SCRAPYD_USERNAME"), os.environ.get("SCRAPYD_PASSWORD"))
     try:
         jobs = client.jobs(args.project)

@@ -212,3 +212,37 @@ def test_utf8_bytes_win_over_a_wrong_header_charset(sqlite_url: str, tmp_path: P
     (stored,) = query(sqlite_url, "select title from articles where url = :u", u=site.url + path)
     assert stored[0] == f"{CURLY_TITLE_PREFIX} {title}"
     assert runs(sqlite_url)[0].stats["oilnews/charset/utf8_over_header"] == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["bogus=1"], "unknown spider argument 'bogus'"),
+        (["since=2024/01"], "OILNEWS_SINCE=2024/01: expected a date"),
+        (["max_pages=many"], "OILNEWS_MAX_PAGES=many: expected a whole number"),
+        (["--spider", "nope"], "--spider 'nope': the spiders are news and watch"),
+    ],
+)
+def test_schedule_checks_the_jobs_arguments_before_scrapyd_sees_them(arguments: list[str], says: str) -> None:
+    with held_port() as port:  # no scrapyd there: the check comes first
+        result = oilnews_main("schedule", "--url", f"http://127.0.0.1:{port}", *arguments)
+    assert result.returncode == ExitCode.USAGE
+    assert says in one_error_line(result.stderr)
+
+
+def test_a_scrapy_crawl_job_refused_at_start_is_a_recorded_run(sqlite_url: str) -> None:
+    """What a scrapyd job runs: a start refused by its checks is a failed run in `oilnews runs`."""
+    assert oilnews_main("db", "upgrade", "--db", sqlite_url).returncode == 0
+    env = {**os.environ, "OILNEWS_DATABASE_URL": sqlite_url}
+    with held_port() as port:
+        result = subprocess.run(
+            [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"site=http://127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == ExitCode.UNREACHABLE, result.stderr[-2000:]
+    (run,) = runs(sqlite_url)
+    assert (run.spider, run.status, run.finish_reason) == ("news", "failed", "site_unreachable")
