@@ -16,6 +16,7 @@ BENCHMARKS = [
     "dataout",
     "watch",
     "watchmemory",
+    "digests",
 ]
 
 
