@@ -59,6 +59,9 @@ return ARGV[1]
 """
 
 
+REDIS_TIMEOUT = 5.0  # seconds a coordinator's Redis call may take (connect or answer)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -92,7 +95,9 @@ def _redis_call(settings: BaseSettings, work: Any) -> Any:
 
     url = str(settings.get("OILNEWS_REDIS_URL"))
     try:
-        server = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=10)
+        server = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         try:
             return work(server)
         finally:
@@ -172,7 +177,11 @@ class RedisWorkerCoordinator:
         import redis
 
         self.crawler = crawler
-        self.server = redis.Redis.from_url(url, decode_responses=True)
+        # Bounded: the idle check runs on the reactor thread (Scrapy's spider_idle cannot wait
+        # for a thread), so a Redis that stops answering costs at most REDIS_TIMEOUT there.
+        self.server = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         self.prefix = prefix
         self.ttl = ttl
         self.grace = grace
@@ -220,8 +229,8 @@ class RedisWorkerCoordinator:
             await asyncio.to_thread(self._beat)
             await asyncio.sleep(1)
 
-    def spider_opened(self, spider: Any) -> None:
-        self._beat()
+    async def spider_opened(self, spider: Any) -> None:
+        await asyncio.to_thread(self._beat)
         self._task = asyncio.get_event_loop().create_task(self._heartbeat())
         logger.info("distributed worker %s on %s", self.worker, self.prefix)
 
@@ -240,10 +249,14 @@ class RedisWorkerCoordinator:
             self.crawler.stats.inc_value(key("distributed", "kept_alive"))
             raise DontCloseSpider
 
-    def spider_closed(self, spider: Any, reason: str) -> None:
+    async def spider_closed(self, spider: Any, reason: str) -> None:
         if self._task is not None:
             self._task.cancel()
-        self.server.hdel(self.workers_key, self.worker)
-        for suffix in (f"{spider.name}:requests", f"{spider.name}:dupefilter", "workers"):
-            self.server.expire(f"{self.prefix}:{suffix}", self.ttl)
-        self.server.close()
+
+        def leave() -> None:
+            self.server.hdel(self.workers_key, self.worker)
+            for suffix in (f"{spider.name}:requests", f"{spider.name}:dupefilter", "workers"):
+                self.server.expire(f"{self.prefix}:{suffix}", self.ttl)
+            self.server.close()
+
+        await asyncio.to_thread(leave)
