@@ -131,6 +131,13 @@ MONITORS: tuple[Monitor, ...] = (
         "{count} items spooled: database writes failed",
     ),
     Monitor(
+        "suspicious_dates",
+        lambda s, _r: (_int(s, key("dates", "suspicious")), _int(s, key("valid", "articles"))),
+        "OILNEWS_HEALTH_MAX_SUSPICIOUS_DATES",
+        "dates that cannot be right (in the future, or changed before published) in "
+        "{count}/{total} articles: the site's dates may have changed format",
+    ),
+    Monitor(
         "refused_rows",
         lambda s, _r: (_sum(s, key("store", "dead_letter") + "/"), 1),
         None,

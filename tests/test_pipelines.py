@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from oilnews.storage.database import Database
 from tests.helpers import make_crawler, query
 
 PUBLISHED = datetime(2025, 8, 1, 7, 15, tzinfo=UTC)
+NOW = datetime(2025, 8, 2, 12, 0, tzinfo=UTC)  # the validate pipeline's clock in the date tests
 
 
 def article(
@@ -316,3 +317,30 @@ def test_batches_of_every_length_run_the_same_statements(sqlite_url: str) -> Non
         database.close()
     assert varied <= reference
     assert query(sqlite_url, "select count(*) from articles")[0][0] == 31 + 3 + 5 + 6 + 7 + sum(range(9, 16))
+
+
+@pytest.mark.parametrize(
+    ("published", "modified", "kinds"),
+    [
+        (PUBLISHED, None, []),
+        (PUBLISHED, PUBLISHED + timedelta(hours=2), []),
+        (NOW + timedelta(hours=20), None, []),  # within the skew: a clock or zone a little off
+        (NOW + timedelta(days=3), None, ["future"]),
+        (PUBLISHED, PUBLISHED - timedelta(minutes=1), ["modified_before_published"]),
+        (NOW + timedelta(days=400), NOW, ["future", "modified_before_published"]),
+    ],
+)
+def test_dates_that_cannot_be_right_are_kept_counted_and_logged_once(
+    published: datetime, modified: datetime | None, kinds: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    crawler = make_crawler()
+    pipeline = ValidatePipeline(["url"], [], crawler.stats, clock=lambda: NOW)
+    for n in range(3):
+        item = article(
+            url=f"https://oilprice.com/Energy/Coal/A{n}.html", published_at=published, modified_at=modified
+        )
+        assert pipeline.process_item(item) is item  # kept as the page says
+    for kind in ("future", "modified_before_published"):
+        assert crawler.stats.get_value(f"oilnews/dates/suspicious/{kind}") == (3 if kind in kinds else None)
+    assert crawler.stats.get_value("oilnews/dates/suspicious") == (3 if kinds else None)
+    assert len([r for r in caplog.records if "kept as the page says" in r.message]) == len(kinds)  # once each

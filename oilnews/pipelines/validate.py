@@ -1,9 +1,14 @@
 """Drop articles missing a required field, counting the reason; count every field the
-health checks watch (OILNEWS_HEALTH_FIELDS) when it is missing."""
+health checks watch (OILNEWS_HEALTH_FIELDS) when it is missing; count dates that cannot be
+right though they parse (a publication more than FUTURE_SKEW ahead of the clock, a change
+before the publication): kept as the page says, logged once a run, and a monitor fails the run
+when they are more than OILNEWS_HEALTH_MAX_SUSPICIOUS_DATES of its articles."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from itemadapter import ItemAdapter
@@ -16,11 +21,19 @@ from oilnews.stats import key, record_skip
 logger = logging.getLogger(__name__)
 
 
+FUTURE_SKEW = timedelta(days=1)  # time zones and clocks that are a little off
+SUSPICIOUS_DATES_KEY = key("dates", "suspicious")
+
+
 class ValidatePipeline:
-    def __init__(self, required: list[str], watched: list[str], stats: Any) -> None:
+    def __init__(
+        self, required: list[str], watched: list[str], stats: Any, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.required = required
         self.watched = list(dict.fromkeys([*required, *watched]))
         self.stats = stats
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self._said: set[str] = set()  # the kinds of suspicious date logged this run
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
@@ -46,4 +59,20 @@ class ValidatePipeline:
             record_skip(self.stats, item.url, reason)
             raise DropItem(f"{item.url}: missing {', '.join(missing)}")
         self.stats.inc_value(key("valid", "articles"))
+        self._check_dates(item)
         return item
+
+    def _check_dates(self, item: ArticleItem) -> None:
+        published, modified = item.published_at, item.modified_at
+        found = []
+        if published is not None and published > self.clock() + FUTURE_SKEW:
+            found.append(("future", f"published {published.isoformat()}, in the future"))
+        if published is not None and modified is not None and modified < published:
+            found.append(("modified_before_published", f"modified {modified.isoformat()} before published"))
+        for kind, what in found:
+            self.stats.inc_value(f"{SUSPICIOUS_DATES_KEY}/{kind}")
+            if kind not in self._said:  # once a run: a site-wide bug would flood the log
+                self._said.add(kind)
+                logger.warning("%s: %s (kept as the page says; further ones counted)", item.url, what)
+        if found:
+            self.stats.inc_value(SUSPICIOUS_DATES_KEY)

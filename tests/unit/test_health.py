@@ -37,6 +37,8 @@ HEALTHY = {"downloader/request_count": 100, "oilnews/pages/listing": 5, "oilnews
         ({"oilnews/body_source/json_ld": 30}, "finished", "article body container not found"),
         ({"oilnews/store/spooled_items": 3}, "finished", "3 items spooled"),
         ({"oilnews/store/dead_letter/refused": 1}, "finished", "1 rows refused by the database"),
+        ({"oilnews/dates/suspicious": 5, "oilnews/valid/articles": 90}, "finished", None),  # 5.6%
+        ({"oilnews/dates/suspicious": 30, "oilnews/valid/articles": 90}, "finished", "cannot be right"),
         ({"oilnews/store/dead_letter/bug": 2}, "finished", "2 rows refused by the database"),
         (
             {"downloader/request_count": 0, "oilnews/pages/listing": 0, "oilnews/clean/articles": 0},
