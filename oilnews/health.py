@@ -134,7 +134,7 @@ MONITORS: tuple[Monitor, ...] = (
         "suspicious_dates",
         lambda s, _r: (_int(s, key("dates", "suspicious")), _int(s, key("valid", "articles"))),
         "OILNEWS_HEALTH_MAX_SUSPICIOUS_DATES",
-        "dates that cannot be right (in the future, or changed before published) in "
+        "dates that cannot be right (in the future, or changed long before published) in "
         "{count}/{total} articles: the site's dates may have changed format",
     ),
     Monitor(

@@ -161,7 +161,7 @@ OILNEWS_HEALTH_ENABLED = True
 OILNEWS_HEALTH_FIELDS = ["title", "body", "published_at", "authors"]
 OILNEWS_HEALTH_MAX_MISSING_SHARE = 0.10
 OILNEWS_HEALTH_MAX_ERROR_RATE = 0.05
-OILNEWS_HEALTH_MAX_SUSPICIOUS_DATES = 0.10  # share of articles with a future or inverted date
+OILNEWS_HEALTH_MAX_SUSPICIOUS_DATES = 0.10  # share of articles with a future date, or a change long before it
 OILNEWS_CLEAN_FINISH_REASONS = ["finished"]  # the watch spider adds "shutdown" (SIGTERM, SIGINT)
 
 # --- oilnews: incremental crawling ---------------------------------------------------------

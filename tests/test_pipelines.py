@@ -326,7 +326,8 @@ def test_batches_of_every_length_run_the_same_statements(sqlite_url: str) -> Non
         (PUBLISHED, PUBLISHED + timedelta(hours=2), []),
         (NOW + timedelta(hours=20), None, []),  # within the skew: a clock or zone a little off
         (NOW + timedelta(days=3), None, ["future"]),
-        (PUBLISHED, PUBLISHED - timedelta(minutes=1), ["modified_before_published"]),
+        (PUBLISHED, PUBLISHED - timedelta(hours=2), []),  # a scheduled post: the site's normal
+        (PUBLISHED, PUBLISHED - timedelta(days=30), ["modified_before_published"]),
         (NOW + timedelta(days=400), NOW, ["future", "modified_before_published"]),
     ],
 )
