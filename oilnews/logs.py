@@ -18,7 +18,9 @@ from typing import Any
 
 from scrapy.logformatter import LogFormatter, LogFormatterResult
 
-_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<tail>@)", re.I)
+# The password runs to the *last* @ of the URL (greedy, then back to an @): one with an unescaped
+# @ or / in it is masked whole, not cut at its first @.
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>\S+)(?P<tail>@)", re.I)
 
 
 def mask_secrets(text: str) -> str:

@@ -192,7 +192,11 @@ def export(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db(parser)
     parser.add_argument(
-        "--format", choices=("jsonl", "csv", "parquet"), default="jsonl", help="(default: jsonl)"
+        "--format",
+        choices=("jsonl", "csv", "csv-raw", "parquet"),
+        default="jsonl",
+        help="(default: jsonl); csv puts an apostrophe before a text cell a spreadsheet would run as a "
+        "formula (=, +, -, @, tab or CR first); csv-raw writes every cell as stored, for programs",
     )
     parser.add_argument("--out", help="file to write (default: standard output; Parquet needs a file)")
     parser.add_argument(

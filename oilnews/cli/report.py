@@ -90,6 +90,9 @@ def _figure(height: float = 3.6) -> Any:
     matplotlib.use("Agg")  # no display; SVG out
     matplotlib.rcParams["svg.fonttype"] = "path"  # text as outlines: no font to load
     matplotlib.rcParams["svg.hashsalt"] = "oilnews"  # stable ids: the same data, the same page
+    # Labels come from pages (author names, sources, sections): `$...$` in one is text, never
+    # mathtext, which would fail on `$\\notacommand$` and could render anything.
+    matplotlib.rcParams["text.parse_math"] = False
     from matplotlib.figure import Figure
 
     return Figure(figsize=(9.5, height), layout="constrained")

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from oilnews.storage.runs import recent_runs
     from oilnews.summary import RUNS_HEADER, run_views, runs_line, utc_now
+    from oilnews.text import for_terminal
 
     with reading(args) as database:
         # A distributed run is one row per worker: read enough rows for `limit` runs of them.
@@ -34,5 +35,5 @@ def run(args: argparse.Namespace) -> int:
     print(RUNS_HEADER)
     now = utc_now()
     for view in views:
-        print(runs_line(view, now))
+        print(for_terminal(runs_line(view, now)))
     return ExitCode.OK

@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from oilnews.storage.search import search
+    from oilnews.text import for_terminal
 
     selection = selection_of(args)
     words, selection = selection.query, dataclasses.replace(selection, query=None)
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
             print(json.dumps(hit.to_json(), ensure_ascii=False))
         else:
             date = f"{hit.published_at:%Y-%m-%d}" if hit.published_at else "----------"
-            print(f"{date}  {hit.title}\n            {hit.url}\n            {hit.snippet}\n")
+            print(for_terminal(f"{date}  {hit.title}\n            {hit.url}\n            {hit.snippet}\n"))
     if not hits and not args.json:
         print(f"no article matches {words!r}", file=sys.stderr)
     return ExitCode.OK

@@ -22,6 +22,7 @@ from oilnews.storage.models import (
     links_table,
     versions_table,
 )
+from oilnews.text import for_terminal
 from oilnews.urls import canonical_url
 
 BODY_DIFF_LINES = 40  # of a changed body, the unified diff shown as text
@@ -173,5 +174,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(view, ensure_ascii=False, indent=2))
     else:
-        print(render_text(view, links=args.links, versions=args.versions))
+        print(for_terminal(render_text(view, links=args.links, versions=args.versions)))
     return ExitCode.OK

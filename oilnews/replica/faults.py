@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 KINDS = frozenset(
     {
+        "hostile_text",
         "500",
         "502",
         "503",
@@ -139,6 +140,14 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
             200,
             page.replace('<p class="speakable">', f'<p>{links}</p><p class="speakable">', 1).encode(),
         )
+    if kind == "hostile_text":
+        # A title that would run in a spreadsheet and drive a terminal, an author that would be
+        # matplotlib mathtext: stored as the page says, made harmless where it is shown.
+        title = _h1_text(page)
+        damaged = page.replace(title, HOSTILE_TITLE_PREFIX + title) if title else page
+        author = _byline_author(page)
+        damaged = damaged.replace(author, HOSTILE_AUTHOR) if author else damaged
+        return _send(handler, 200, damaged.encode("utf-8"))
     if kind == "many_links":
         links = "".join(f'<a href="/Energy/Coal/Link-{n}.html">link {n}</a> ' for n in range(10_000))
         return _send(
@@ -154,6 +163,17 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
     return _send(
         handler, 200, page.replace('<p class="speakable">', hostile + '<p class="speakable">', 1).encode()
     )
+
+
+HOSTILE_TITLE_PREFIX = '=HYPERLINK("http://evil.example/","x") \x1b]0;pwned\x07\x1b[2J\u009b31m '
+HOSTILE_AUTHOR = "Oil $\\notacommand$ Desk"
+
+
+def _byline_author(page: str) -> str:
+    import re
+
+    found = re.search(r'class="authorBox__authorName">([^<]+)<', page)
+    return found.group(1) if found else ""
 
 
 def _h1_text(page: str) -> str:

@@ -47,15 +47,34 @@ def _csv_field(value: Any) -> str:
     return text
 
 
+# A cell a spreadsheet would run as a formula (OWASP "CSV injection"): text from a page that
+# begins with one of these gets a leading apostrophe, which Excel and LibreOffice show as text.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formula(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_LEADS) else text
+
+
 def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
         return _csv_field(json.dumps(value, ensure_ascii=False))
-    return _csv_field(value)
+    return _csv_field(guard_formula(value) if isinstance(value, str) else value)
+
+
+def _csv_raw_cell(value: Any) -> str:
+    if isinstance(value, str):
+        return _csv_field(value)
+    return _csv_cell(value)
 
 
 def _csv_list(value: Any) -> str:
+    return _csv_field(guard_formula(LIST_SEPARATOR.join(str(v) for v in value or ())))
+
+
+def _csv_raw_list(value: Any) -> str:
     return _csv_field(LIST_SEPARATOR.join(str(v) for v in value or ()))
 
 
@@ -64,13 +83,15 @@ def _csv_time(value: Any) -> str:
 
 
 class _Csv:
+    """RFC 4180; a text cell a spreadsheet would run as a formula gets a leading apostrophe."""
+
+    raw = False
+
     def __init__(self, stream: IO[bytes], spec: TableSpec, fields: tuple[str, ...]) -> None:
         self.stream = stream
+        cell, listed = (_csv_raw_cell, _csv_raw_list) if self.raw else (_csv_cell, _csv_list)
         self.picks = [
-            (
-                spec.columns.index(f),
-                _csv_list if f in spec.lists else _csv_time if f in spec.times else _csv_cell,
-            )
+            (spec.columns.index(f), listed if f in spec.lists else _csv_time if f in spec.times else cell)
             for f in fields
         ]
         self._line([_csv_field(f) for f in fields])
@@ -83,6 +104,12 @@ class _Csv:
 
     def close(self) -> None:
         pass
+
+
+class _RawCsv(_Csv):
+    """CSV with every cell exactly as stored, for programs rather than spreadsheets."""
+
+    raw = True
 
 
 class _Parquet:
@@ -147,5 +174,6 @@ class _Writer(Protocol):
 WRITERS: dict[str, Callable[[IO[bytes], TableSpec, tuple[str, ...]], _Writer]] = {
     "jsonl": _JsonLines,
     "csv": _Csv,
+    "csv-raw": _RawCsv,
     "parquet": _Parquet,
 }

@@ -92,3 +92,32 @@ def test_site_paths() -> None:
     assert section_of_path("/Energy/Crude-Oil/A.html") == "Energy/Crude-Oil"
     assert is_article_url("http://127.0.0.1:1/Energy/Coal/A.html", "http://127.0.0.1:1")
     assert not is_article_url("http://127.0.0.1:2/Energy/Coal/A.html", "http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("postgresql://u:s3cret@db/x", "postgresql://u:***@db/x"),
+        (
+            "postgresql://u:p@ss/w0rd@db.example:5432/x",
+            "postgresql://u:***@db.example:5432/x",
+        ),  # @ and / in it
+        ("redis://:pw@h:6379/0 and smtp://a:b@c", "redis://:***@h:6379/0 and smtp://a:***@c"),
+        ("sqlite:////var/lib/oilnews/oilnews.db", "sqlite:////var/lib/oilnews/oilnews.db"),
+        ("https://oilprice.com/a@b.html", "https://oilprice.com/a@b.html"),  # no password: left
+    ],
+)
+def test_a_password_is_masked_whatever_it_holds(text: str, masked: str) -> None:
+    from oilnews.logs import mask_secrets
+
+    assert mask_secrets(text) == masked
+
+
+def test_text_for_a_terminal_shows_controls_as_escapes() -> None:
+    from oilnews.text import for_terminal
+
+    hostile = "a\x1b]0;pwned\x07b\x1b[2Jc\x9bd\te\nf\u202eg\rh"
+    shown = for_terminal(hostile)
+    assert shown == "a\\x1b]0;pwned\\x07b\\x1b[2Jc\\x9bd\te\nf\\u202eg\\x0dh"
+    text = "Brent 80 $/bbl, \u2018quotes\u2019 and \u65e5\u672c"
+    assert for_terminal(text) == text  # printable text, any script, untouched
