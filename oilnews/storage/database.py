@@ -28,6 +28,7 @@ from oilnews.storage.engine import (
     create_db_engine,
     head_revision,
     migrate,
+    newer_schema,
     parse_database_url,
     permanent_reason,
     schema_revision,
@@ -123,6 +124,9 @@ class Database:
         revision = schema_revision(engine)
         if revision is None:
             raise DatabaseUnusable(f"{self.safe_url} holds no oilnews data: crawl into it first")
+        newer = newer_schema(self.url, revision)
+        if newer is not None:
+            raise newer
         if revision != head_revision():
             raise DatabaseUnusable(
                 f"{self.safe_url} is at schema {revision}, this oilnews needs {head_revision()}: "

@@ -142,6 +142,27 @@ def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]([^'\"]*)['\"]", re.M)
 
 
+def known_revisions() -> set[str]:
+    """Every migration this oilnews carries, read from the files."""
+    with _migrations_dir() as location:
+        return {
+            fields["revision"]
+            for path in (location / "versions").glob("*.py")
+            if "revision" in (fields := dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8"))))
+        }
+
+
+def newer_schema(url: str, revision: str | None) -> DatabaseUnusable | None:
+    """The error for a database a newer oilnews upgraded (a revision this one does not know):
+    nothing may be written to it, and migrating it backwards is not this version's to do."""
+    if revision is None or revision in known_revisions():
+        return None
+    return DatabaseUnusable(
+        f"{mask_secrets(url)} was upgraded by a newer oilnews (schema revision {revision}): "
+        "install that version (or newer) to use it"
+    )
+
+
 def declared_head() -> str | None:
     """The newest migration, read from the files without loading Alembic (half a second of
     every crawl's start); None if the history is not one line (then Alembic decides)."""
@@ -160,8 +181,12 @@ def declared_head() -> str | None:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`, by default the newest (idempotent, safe with many workers)."""
-    if revision == "head" and (head := declared_head()) is not None and schema_revision(engine) == head:
+    current = schema_revision(engine)
+    if revision == "head" and (head := declared_head()) is not None and current == head:
         return  # up to date: nothing for Alembic to do
+    newer = newer_schema(engine.url.render_as_string(hide_password=True), current)
+    if newer is not None:
+        raise newer
     from alembic import command
     from alembic.config import Config
 

@@ -246,3 +246,25 @@ def test_a_scrapy_crawl_job_refused_at_start_is_a_recorded_run(sqlite_url: str) 
     assert result.returncode == ExitCode.UNREACHABLE, result.stderr[-2000:]
     (run,) = runs(sqlite_url)
     assert (run.spider, run.status, run.finish_reason) == ("news", "failed", "site_unreachable")
+
+
+def test_a_database_a_newer_oilnews_upgraded_is_exit_3_and_left_alone(
+    replica: ReplicaServer, sqlite_url: str
+) -> None:
+    from sqlalchemy import text
+
+    from oilnews.storage.engine import create_db_engine
+
+    assert oilnews_main("db", "upgrade", "--db", sqlite_url).returncode == 0
+    engine = create_db_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    engine.dispose()
+    for command in (["crawl", "--site", replica.url], ["runs"], ["db", "upgrade"], ["export"]):
+        result = oilnews_main(*command, "--db", sqlite_url)
+        assert result.returncode == ExitCode.DATABASE, (command, result.stderr)
+        line = one_error_line(result.stderr)
+        assert "was upgraded by a newer oilnews (schema revision 9999_from_the_future)" in line, line
+    assert query(sqlite_url, "select version_num from alembic_version")[0][0] == "9999_from_the_future"
+    assert query(sqlite_url, "select count(*) from crawl_runs")[0][0] == 0
+    assert not replica.hits.get("/Latest-Energy-News/World-News/")
