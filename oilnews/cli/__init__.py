@@ -63,6 +63,21 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--author", help="one of the article's authors (case-insensitive)")
 
 
+def bounded_int(low: int, high: int) -> Any:
+    """An argparse type: a whole number from `low` to `high`, else the usage error saying so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low} and {high}")
+        return value
+
+    return parse
+
+
 def settings_of(args: argparse.Namespace) -> Any:
     """The project's settings with this command's options and `-s` pairs applied."""
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "oilnews.settings")
@@ -123,8 +138,13 @@ def selection_of(args: argparse.Namespace) -> Any:
             ) from None
 
     query = getattr(args, "query", None)
-    if query is not None and not any(ch.isalnum() for ch in query):
-        raise UsageError(f"search words {query!r}: give at least one word")
+    if query is not None:
+        from oilnews.storage.search import query_problem
+
+        problem = query_problem(query)
+        if problem is not None:
+            shown = query if len(query) <= 60 else query[:57] + "..."
+            raise UsageError(f"search words {shown!r}: {problem}")
     return Selection(
         since=instant("since"),
         until=instant("until"),

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from oilnews.cli import add_db, reading
+from oilnews.cli import add_db, bounded_int, reading
 from oilnews.errors import ExitCode
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db(parser)
-    parser.add_argument("--limit", type=int, default=20, help="(default: 20)")
+    parser.add_argument(
+        "--limit", type=bounded_int(1, 10_000), default=20, help="runs, 1 to 10000 (default: 20)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per run (counts and health)")
     parser.add_argument(
         "--workers", action="store_true", help="a distributed run's workers one row each, not folded into one"

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import sys
 
-from oilnews.cli import add_db, add_filters, reading, selection_of
+from oilnews.cli import add_db, add_filters, bounded_int, reading, selection_of
 from oilnews.errors import ExitCode
 
 
@@ -15,7 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("query", metavar="QUERY", help="words the article must contain")
     add_db(parser)
     add_filters(parser)
-    parser.add_argument("--limit", type=int, default=20, help="(default: 20)")
+    parser.add_argument(
+        "--limit", type=bounded_int(1, 1000), default=20, help="hits, 1 to 1000 (default: 20)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per hit")
     parser.set_defaults(func=run)
 

@@ -109,6 +109,9 @@ def new_sqlite_file(url: str) -> Path | None:
     return path
 
 
+READ_STATEMENT_TIMEOUT_MS = 30_000
+
+
 def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
     """An engine for `url`; `create_dirs=False` for read-only commands, which create nothing."""
     parsed = parse_database_url(url)
@@ -133,8 +136,11 @@ def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
             cursor.close()
 
         return engine
+    # A read command's query ends with its client: a statement PostgreSQL runs on for longer
+    # than READ_STATEMENT_TIMEOUT (a search gone quadratic, the client killed) is cancelled.
+    options = {"options": f"-c statement_timeout={READ_STATEMENT_TIMEOUT_MS}"} if not create_dirs else {}
     try:
-        return create_engine(rendered, pool_pre_ping=True, pool_size=2, max_overflow=2)
+        return create_engine(rendered, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args=options)
     except (NoSuchModuleError, ImportError) as error:
         raise DatabaseUnusable(f"no driver for {mask_secrets(url)}: {first_line(error)}") from None
 

@@ -75,12 +75,31 @@ def is_index_object(name: str | None) -> bool:
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A query's bounds: the snippet and headline functions grow with the square of its words.
+MAX_QUERY_CHARS = 500
+MAX_QUERY_TERMS = 16
+
+
+def query_problem(query: str) -> str | None:
+    """Why a person's search words cannot be searched, or None."""
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:
+        return "they are not valid UTF-8 text"
+    if len(query) > MAX_QUERY_CHARS:
+        return f"{len(query)} characters, at most {MAX_QUERY_CHARS}"
+    terms = {word.lower() for word in _WORD.findall(query)}
+    if not terms:
+        return "give at least one word"
+    if len(terms) > MAX_QUERY_TERMS:
+        return f"{len(terms)} different words, at most {MAX_QUERY_TERMS}"
+    return None
 
 
 def fts5_query(query: str) -> str:
     """A user's words as an FTS5 query that cannot be a syntax error: every word quoted,
     all of them required (as PostgreSQL's websearch_to_tsquery does without operators)."""
-    words = _WORD.findall(query)
+    words = dict.fromkeys(word.lower() for word in _WORD.findall(query))  # a word once
     return " ".join(f'"{word}"' for word in words)
 
 

@@ -372,3 +372,36 @@ def test_a_terminal_gets_a_progress_bar(crawled: tuple[str, ReplicaServer], tmp_
     assert f"[{'#' * 30}] {N}/{N} rows".encode() in seen, seen[-400:]
     piped = run_oilnews("export", "--db", db, "--out", str(out))  # a real process: stderr a pipe
     assert "\r[" not in piped.stderr  # not a terminal: no bar
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["oil " * 2_500], "10000 characters, at most 500"),
+        ([" ".join(f"word{n}" for n in range(20))], "20 different words, at most 16"),
+        (["oil", "--limit", "99999999999999999999"], "is not between 1 and 1000"),
+        (["oil", "--limit", "-1"], "is not between 1 and 1000"),
+        (["oil", "--limit", "many"], "'many' is not a whole number"),
+        (["crude \udcff oil"], "not valid UTF-8"),  # a byte that is no UTF-8, as Python passes it on
+        (["?!"], "give at least one word"),
+    ],
+)
+def test_search_words_are_bounded(
+    crawled: tuple[str, ReplicaServer], arguments: list[str], says: str
+) -> None:
+    db, _site = crawled
+    result = oilnews_main("search", *arguments, "--db", db)
+    assert result.returncode == 64, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("oilnews: error: ") and says in line, line
+
+
+def test_a_long_query_of_repeated_words_answers_at_once(crawled: tuple[str, ReplicaServer]) -> None:
+    import time
+
+    db, _site = crawled
+    started = time.monotonic()
+    result = oilnews_main("search", ("oil gas crude " * 35).strip(), "--db", db, "--json")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 5  # repeated words are searched once
+    assert oilnews_main("export", "--db", db, "--query", "x" * 600).returncode == 64  # export's too
