@@ -198,7 +198,7 @@ def validate(settings: BaseSettings) -> None:
             close = difflib.get_close_matches(name, list(defaults), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in README.md"
             raise UsageError(f"unknown setting {name}{hint}")
-    for name in sorted({*defaults, *SCRAPY_TYPES}):
+    for name in sorted({*defaults, *SCRAPY_TYPES, *FORMATS}):
         raw = settings.get(name)
         if raw is None:
             continue

@@ -174,7 +174,9 @@ OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits
 OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed
 
 # --- oilnews: the whole archive in slices (oilnews.extensions.backfill); off unless a month is given ----
-OILNEWS_BACKFILL_SINCE = ""  # "2011-01": every run also works on the archive from this month
+OILNEWS_BACKFILL_SINCE = os.environ.get(
+    "OILNEWS_BACKFILL_SINCE", ""
+)  # (env) "2011-01": every run also works on the archive from this month
 OILNEWS_BACKFILL_BUDGET_MINUTES = 20.0  # ... for at most this long, after the fresh news
 
 # --- oilnews: watch mode (`oilnews watch`, the `watch` spider; policy in oilnews.spiders.watch_policy) --------

@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Iterator
@@ -168,6 +169,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(number: int, _frame: object) -> None:
+    raise SystemExit(128 + number)
+
+
 def _debugging(args: argparse.Namespace | None) -> bool:
     return bool(os.environ.get("OILNEWS_DEBUG")) or getattr(args, "log_level", None) == "DEBUG"
 
@@ -180,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         arguments = sys.argv[1:] if argv is None else argv
         args = build_parser(arguments).parse_args(arguments)
+        if argv is None and args.command not in ("crawl", "watch"):
+            # SIGTERM as an exception, so a file being written is removed, not left half-done
+            # (a crawl's signals are Scrapy's: it stops cleanly on them).
+            signal.signal(signal.SIGTERM, _terminated)
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130

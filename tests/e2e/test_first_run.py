@@ -46,6 +46,7 @@ def test_readme_exit_code_table_is_the_enum() -> None:
         (["--site", "ftp://example.org"], "OILNEWS_SITE_URL=ftp://example.org: expected an http(s) URL"),
         (["--log-level", "LOUD"], "argument --log-level: invalid choice"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["-s", "LOG_LEVEL=NOPE"], "LOG_LEVEL=NOPE: expected one of critical"),
     ],
 )
 def test_usage_errors_exit_64(arguments: list[str], says: str, sqlite_url: str, tmp_path: Path) -> None:
@@ -268,3 +269,12 @@ def test_a_database_a_newer_oilnews_upgraded_is_exit_3_and_left_alone(
     assert query(sqlite_url, "select version_num from alembic_version")[0][0] == "9999_from_the_future"
     assert query(sqlite_url, "select count(*) from crawl_runs")[0][0] == 0
     assert not replica.hits.get("/Latest-Energy-News/World-News/")
+
+
+def test_the_backfill_month_is_read_from_the_environment(sqlite_url: str, tmp_path: Path) -> None:
+    """As README and deploy/README say (the environment file): a bad one is refused at start."""
+    result = run_oilnews(
+        "crawl", "--site", "http://127.0.0.1:9", "--db", sqlite_url, env={"OILNEWS_BACKFILL_SINCE": "2024/01"}
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert "OILNEWS_BACKFILL_SINCE=2024/01: expected a date" in one_error_line(result.stderr)
