@@ -43,6 +43,7 @@ class ArticleItem:
     image_url: str | None = None
     is_premium: bool = False
     links: list[ArticleLink] = field(default_factory=list)
+    links_too_long: int = 0  # links left out: longer than urls.MAX_URL_LENGTH
     author_profiles: list[AuthorProfile] = field(default_factory=list)
     content_hash: str | None = None  # set by the clean pipeline
     fetched_url: str | None = None  # the URL downloaded, before canonicalisation

@@ -26,8 +26,14 @@ def _is_tracking(name: str) -> bool:
     return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
+# The longest URL oilnews stores (the bound of the url columns, and of a btree index entry on
+# PostgreSQL): a longer link is left out, a longer article URL dropped, each counted.
+MAX_URL_LENGTH = 2048
+
+
 def canonical_url(url: str, base: str | None = None) -> str | None:
-    """Canonical form of an http(s) URL, or None for anything that is not one.
+    """Canonical form of an http(s) URL, or None for anything that is not one (or is longer
+    than MAX_URL_LENGTH once canonical).
 
     The site's own rules first: https for the real site (it serves nothing over http),
     lower-case host without `www.` there, no default port, `.amp.html` folded into `.html`,
@@ -39,7 +45,10 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     url = url.strip()
     if base is not None and not url.startswith(("http://", "https://")):
         url = urljoin(base, url)
-    return _canonical_absolute(url)
+    if len(url) > 4 * MAX_URL_LENGTH:
+        return None  # not worth canonicalising: it cannot come out short enough
+    canonical = _canonical_absolute(url)
+    return canonical if canonical is None or len(canonical) <= MAX_URL_LENGTH else None
 
 
 # Sidebars repeat the same few hundred URLs on every page: cached. Not more: 65,536 entries of

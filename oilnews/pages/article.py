@@ -195,6 +195,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         image_url=_image(page, ld),
         is_premium=_is_premium(page, url, walker.summary, container),
         links=links.items,
+        links_too_long=links.too_long,
         author_profiles=_author_profiles(page, author_boxes, url),
         fetched_url=response.url,
         claimed_url=claimed_url,

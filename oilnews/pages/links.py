@@ -9,7 +9,7 @@ from typing import Any
 
 from oilnews.items import ArticleLink
 from oilnews.pages.common import Page, element_text
-from oilnews.urls import canonical_url
+from oilnews.urls import MAX_URL_LENGTH, canonical_url
 
 # Sidebar and page blocks whose links lead to more articles (the crawl frontier):
 # (kind, class of the <a>, class of the element holding its title or None for the <a> itself).
@@ -97,12 +97,15 @@ class PageLinks:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.items: list[ArticleLink] = []
+        self.too_long = 0  # links left out: longer than the longest URL stored
         self._seen: set[tuple[str, str]] = set()
 
     def add(self, href: str | None, kind: str, title: str = "") -> None:
         if len(self.items) >= MAX_LINKS_PER_PAGE:
             return
         url = canonical_url(href, self.base_url) if href else None
+        if url is None and href is not None and len(href) > MAX_URL_LENGTH:
+            self.too_long += 1
         if url is None or (url, kind) in self._seen:
             return
         self._seen.add((url, kind))

@@ -11,7 +11,7 @@ from oilnews.dates import to_utc
 from oilnews.items import ArticleItem, ArticleLink, AuthorProfile
 from oilnews.stats import key
 from oilnews.text import clean_body, clean_line, content_hash
-from oilnews.urls import canonical_url
+from oilnews.urls import MAX_URL_LENGTH, canonical_url
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ def clean_article(item: ArticleItem) -> ArticleItem:
     item.summary = _unique(item.summary)
     item.body = clean_body(item.body)
     item.image_url = clean_line(item.image_url) or None
+    if item.image_url and len(item.image_url) > MAX_URL_LENGTH:
+        item.image_url = None
     item.published_at = to_utc(item.published_at) if item.published_at else None
     item.modified_at = to_utc(item.modified_at) if item.modified_at else None
     links: dict[tuple[str, str], ArticleLink] = {}
@@ -69,6 +71,9 @@ class CleanPipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, ArticleItem):
+            too_long = item.links_too_long + sum(1 for link in item.links if len(link.url) > MAX_URL_LENGTH)
+            if too_long:  # left out by the parser, or by clean_article (canonical_url)
+                self.stats.inc_value(key("links", "too_long"), too_long)
             clean_article(item)
             self.stats.inc_value(key("clean", "articles"))
             if item.claimed_url:

@@ -17,6 +17,7 @@ from scrapy.exceptions import DropItem
 
 from oilnews.items import ArticleItem
 from oilnews.stats import key, record_skip
+from oilnews.urls import MAX_URL_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ class ValidatePipeline:
             return item
         self.stats.inc_value(key("body_source", item.body_source))
         adapter = ItemAdapter(item)
+        if len(item.url) > MAX_URL_LENGTH:
+            self.stats.inc_value(key("dropped", "url_too_long"))
+            record_skip(self.stats, item.url[:200] + "...", "url_too_long")
+            raise DropItem(f"{item.url[:200]}...: URL longer than {MAX_URL_LENGTH} characters")
         missing = [name for name in self.required if not adapter.get(name)]
         for name in self.watched:
             if not adapter.get(name):

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 KINDS = frozenset(
     {
         "hostile_text",
+        "oversized",
         "500",
         "502",
         "503",
@@ -148,6 +149,13 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
         author = _byline_author(page)
         damaged = damaged.replace(author, HOSTILE_AUTHOR) if author else damaged
         return _send(handler, 200, damaged.encode("utf-8"))
+    if kind == "oversized":
+        # Page text past any column's old bound, and a link past the longest URL stored.
+        author = _byline_author(page)
+        damaged = page.replace(author, OVERSIZED_AUTHOR) if author else page
+        link = f'<a href="/Energy/Coal/{"x" * 3000}.html">a very long link</a>'
+        damaged = damaged.replace('<p class="speakable">', f'<p>{link}</p><p class="speakable">', 1)
+        return _send(handler, 200, damaged.encode("utf-8"))
     if kind == "many_links":
         links = "".join(f'<a href="/Energy/Coal/Link-{n}.html">link {n}</a> ' for n in range(10_000))
         return _send(
@@ -167,6 +175,7 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
 
 HOSTILE_TITLE_PREFIX = '=HYPERLINK("http://evil.example/","x") \x1b]0;pwned\x07\x1b[2J\u009b31m '
 HOSTILE_AUTHOR = "Oil $\\notacommand$ Desk"
+OVERSIZED_AUTHOR = "The Energy Desk of a Very Long Name " * 9  # 324 characters
 
 
 def _byline_author(page: str) -> str:

@@ -50,6 +50,12 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
+# Text from a page has no natural length: unbounded on PostgreSQL (migration 0007). SQLite
+# never enforces a VARCHAR's length, so its columns keep the declaration they were made with
+# (changing it there would rebuild the articles table and its search triggers).
+PageText = Text().with_variant(String(255), "sqlite")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -65,10 +71,10 @@ class Article(Base):
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     title: Mapped[str] = mapped_column(Text)
     authors: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    source: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str | None] = mapped_column(PageText)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     modified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    section: Mapped[str | None] = mapped_column(String(255), index=True)
+    section: Mapped[str | None] = mapped_column(PageText, index=True)
     keywords: Mapped[list[str]] = mapped_column(JSONType, default=list)
     summary: Mapped[list[str]] = mapped_column(JSONType, default=list)
     body: Mapped[str] = mapped_column(Text)
@@ -91,7 +97,7 @@ class Author(Base):
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     profile_url: Mapped[str] = mapped_column(String(2048), unique=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(PageText)
     bio: Mapped[str | None] = mapped_column(Text)
     avatar_url: Mapped[str | None] = mapped_column(String(2048))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -149,7 +155,7 @@ class PriceQuote(Base):
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     blend_id: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(PageText)
     price: Mapped[float] = mapped_column(Float)
     change: Mapped[float | None] = mapped_column(Float)
     change_percent: Mapped[float | None] = mapped_column(Float)

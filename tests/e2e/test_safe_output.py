@@ -72,3 +72,27 @@ def test_the_report_draws_a_mathtext_author_as_text(hostile_db: tuple[str, str],
     result = oilnews_main("report", "--db", db, "--out", str(out), "--days", "100000")
     assert result.returncode == 0, result.stderr
     assert out.stat().st_size > 10_000
+
+
+def test_page_text_past_any_old_bound_is_stored_and_a_url_past_the_limit_left_out(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A 324-character author name (varchar(255) refused it on PostgreSQL, and its whole batch)
+    and a 3,000-character link: the article is stored, the name whole, the link counted."""
+    from oilnews.replica.faults import OVERSIZED_AUTHOR
+    from tests.helpers import runs
+
+    with ReplicaServer(20) as site:
+        url = site.url + site.state.catalogue.path(3)
+        site.state.faults = {site.state.catalogue.path(3): Fault("oversized")}
+        result = crawl(site.url, database_url, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert query(database_url, "select count(*) from articles")[0][0] == 20
+    ((authors,),) = query(database_url, "select authors from articles where url = :u", u=url)
+    name = OVERSIZED_AUTHOR.strip()
+    assert len(name) > 255 and (json.loads(authors) if isinstance(authors, str) else authors) == [name]
+    # The author box's name went into the authors table (its profile URL then taken over by
+    # the author's other articles, as a changed bio is), which refused it before.
+    assert not runs(database_url, 1)[0].stats.get("oilnews/store/dead_letter/refused")
+    assert not query(database_url, "select count(*) from article_links where length(target_url) > 2048")[0][0]
+    assert runs(database_url, 1)[0].stats["oilnews/links/too_long"] == 1
