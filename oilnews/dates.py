@@ -53,9 +53,10 @@ def to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def parse_iso(value: str | None) -> datetime | None:
-    """JSON-LD / sitemap timestamps such as `2025-08-01T02:15:00-05:00`."""
-    if not value:
+def parse_iso(value: Any) -> datetime | None:
+    """JSON-LD / sitemap timestamps such as `2025-08-01T02:15:00-05:00` (None for anything
+    else: a page may put a number, a list or `0000-00-00` there)."""
+    if not value or not isinstance(value, str):
         return None
     text = value.strip().replace("Z", "+00:00")
     try:
@@ -126,6 +127,16 @@ def parse_age(text: str | None, now: datetime) -> datetime | None:
     instant = to_utc(now) - int(m.group("n")) * unit
     step = int(min(unit, timedelta(days=1)).total_seconds())
     return datetime.fromtimestamp(int(instant.timestamp()) // step * step, tz=UTC)
+
+
+# What a publication time can be: not before the web archive of any energy news site, not more
+# than FUTURE_SKEW after the page was read (time zones and clocks a little off).
+EARLIEST_PUBLICATION = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_SKEW = timedelta(days=1)
+
+
+def plausible_publication(value: datetime | None, now: datetime) -> bool:
+    return value is not None and EARLIEST_PUBLICATION <= value <= now + FUTURE_SKEW
 
 
 def parse_user_instant(text: str) -> datetime:

@@ -44,6 +44,7 @@ class ArticleItem:
     is_premium: bool = False
     links: list[ArticleLink] = field(default_factory=list)
     links_too_long: int = 0  # links left out: longer than urls.MAX_URL_LENGTH
+    dates_rejected: list[str] = field(default_factory=list)  # date sources that could not be right
     author_profiles: list[AuthorProfile] = field(default_factory=list)
     content_hash: str | None = None  # set by the clean pipeline
     fetched_url: str | None = None  # the URL downloaded, before canonicalisation

@@ -259,3 +259,32 @@ def test_forum_threads_are_links_of_kind_forum() -> None:
     assert forum[1].url == "https://community.oilprice.com/topic/1266-statoil-changes-name/"
     assert forum[1].title == "Statoil Changes Name"
     assert all(link.url.startswith("https://community.oilprice.com/topic/") for link in forum)
+
+
+MOZAMBIQUE = "article__Mozambique-Moves-Towards-LNG-Production.html"
+MOZAMBIQUE_URL = (
+    "https://oilprice.com/Latest-Energy-News/World-News/Mozambique-Moves-Towards-LNG-Production.html"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"0000-00-00"',
+        '"9999-12-31T99:99"',
+        '"2100-01-01T00:00:00Z"',
+        '"1970-01-01T00:00:00Z"',
+        "12345",
+        '["2011-06-15"]',
+        '"soon"',
+    ],
+)
+def test_a_json_ld_date_that_cannot_be_right_falls_back_to_the_byline(value: str) -> None:
+    import re
+
+    page = shared_page(MOZAMBIQUE).read_text(encoding="utf-8")
+    hostile, n = re.subn(r'"datePublished":\s*"[^"]*"', f'"datePublished": {value}', page)
+    assert n >= 1
+    item = parse_article(HtmlResponse(url=MOZAMBIQUE_URL, body=hostile.encode("utf-8"), encoding="utf-8"))
+    assert item.published_at == datetime(2011, 6, 15, 18, 55, tzinfo=UTC)  # the byline's 1:55 PM CDT
+    assert item.dates_rejected == ["json_ld_published"]

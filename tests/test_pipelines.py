@@ -345,3 +345,12 @@ def test_dates_that_cannot_be_right_are_kept_counted_and_logged_once(
         assert crawler.stats.get_value(f"oilnews/dates/suspicious/{kind}") == (3 if kind in kinds else None)
     assert crawler.stats.get_value("oilnews/dates/suspicious") == (3 if kinds else None)
     assert len([r for r in caplog.records if "kept as the page says" in r.message]) == len(kinds)  # once each
+
+
+def test_the_date_sources_and_links_the_parser_left_out_are_counted() -> None:
+    crawler = make_crawler()
+    pipeline = build_from_crawler(CleanPipeline, crawler)
+    pipeline.process_item(article(dates_rejected=["json_ld_published", "json_ld_modified"], links_too_long=2))
+    assert crawler.stats.get_value("oilnews/dates/rejected/json_ld_published") == 1
+    assert crawler.stats.get_value("oilnews/dates/rejected/json_ld_modified") == 1
+    assert crawler.stats.get_value("oilnews/links/too_long") == 2

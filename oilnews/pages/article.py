@@ -8,13 +8,15 @@ structure (ad containers, the "More Top Reads" list) and by pattern (signature l
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.http import TextResponse
 
-from oilnews.dates import parse_byline_date, parse_iso
+from oilnews.dates import parse_byline_date, parse_iso, plausible_publication
 from oilnews.items import ArticleItem, AuthorProfile
 from oilnews.pages.body import BodyWalker, body_container, content_of
 from oilnews.pages.common import Page, as_list, element_text, json_ld_of_type
@@ -158,6 +160,23 @@ def _is_premium(page: Page, url: str, summary: list[str], container: Any) -> boo
     return bool(summary) and container is not None and container.get("id") == "article-content"
 
 
+def _plausible_date(
+    sources: tuple[tuple[str, Any, Callable[[Any], datetime | None]], ...], rejected: list[str]
+) -> datetime | None:
+    """The first source's date that can be a real publication time (dates.plausible_publication);
+    each source that gives one that cannot (no date at all, before 1990, days ahead, a number or
+    a list) is named in `rejected` and the next one is read."""
+    now = datetime.now(UTC)
+    for name, raw, parse in sources:
+        if raw in (None, ""):
+            continue
+        value = parse(raw) if isinstance(raw, str) else None
+        if plausible_publication(value, now):
+            return value
+        rejected.append(name)
+    return None
+
+
 def parse_article(response: TextResponse) -> ArticleItem:
     page = Page.of(response)
     ld = json_ld_of_type(page, "NewsArticle", "Article", "ReportageNewsArticle", "AnalysisNewsArticle")
@@ -179,8 +198,15 @@ def parse_article(response: TextResponse) -> ArticleItem:
 
     author_boxes = block_links(page, links)
 
-    published = parse_iso(ld.get("datePublished")) or parse_byline_date(byline_date)
-    modified = parse_iso(ld.get("dateModified"))
+    rejected: list[str] = []
+    published = _plausible_date(
+        (
+            ("json_ld_published", ld.get("datePublished"), parse_iso),
+            ("byline", byline_date, parse_byline_date),
+        ),
+        rejected,
+    )
+    modified = _plausible_date((("json_ld_modified", ld.get("dateModified"), parse_iso),), rejected)
     return ArticleItem(
         url=url,
         title=_title(page, ld),
@@ -196,6 +222,7 @@ def parse_article(response: TextResponse) -> ArticleItem:
         is_premium=_is_premium(page, url, walker.summary, container),
         links=links.items,
         links_too_long=links.too_long,
+        dates_rejected=rejected,
         author_profiles=_author_profiles(page, author_boxes, url),
         fetched_url=response.url,
         claimed_url=claimed_url,

@@ -74,6 +74,8 @@ class CleanPipeline:
             too_long = item.links_too_long + sum(1 for link in item.links if len(link.url) > MAX_URL_LENGTH)
             if too_long:  # left out by the parser, or by clean_article (canonical_url)
                 self.stats.inc_value(key("links", "too_long"), too_long)
+            for source in item.dates_rejected:  # the parser read the next source instead
+                self.stats.inc_value(key("dates", "rejected", source))
             clean_article(item)
             self.stats.inc_value(key("clean", "articles"))
             if item.claimed_url:

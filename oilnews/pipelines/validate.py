@@ -15,6 +15,7 @@ from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
+from oilnews.dates import FUTURE_SKEW
 from oilnews.items import ArticleItem
 from oilnews.stats import key, record_skip
 from oilnews.urls import MAX_URL_LENGTH
@@ -22,7 +23,6 @@ from oilnews.urls import MAX_URL_LENGTH
 logger = logging.getLogger(__name__)
 
 
-FUTURE_SKEW = timedelta(days=1)  # time zones and clocks that are a little off
 # The site's dateModified precedes datePublished on scheduled posts (three of the four real
 # pages in ../shared, by 20 minutes to 2 hours: the draft's last save): normal within days.
 SCHEDULED_SKEW = timedelta(days=7)
