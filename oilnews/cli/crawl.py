@@ -82,10 +82,26 @@ def run(args: argparse.Namespace) -> int:
     return run_spider(args, "news")
 
 
+class _SiteOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect on the crawl's own site only (the scope rule of every fetch): one to
+    another host, port or scheme is not followed, and its 3xx answer shows the site is up."""
+
+    def __init__(self, site_url: str) -> None:
+        self.site_url = site_url
+
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        from oilnews.urls import same_origin
+
+        if not same_origin(newurl, self.site_url):
+            return None  # urllib then raises HTTPError with the 3xx: an answer
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def reachable(site_url: str, timeout: float = 15) -> str | None:
     """None when the site answers at all (any HTTP status), else the reason it does not."""
+    opener = urllib.request.build_opener(_SiteOnlyRedirects(site_url))
     try:
-        with urllib.request.urlopen(site_url.rstrip("/") + "/robots.txt", timeout=timeout):
+        with opener.open(site_url.rstrip("/") + "/robots.txt", timeout=timeout):
             return None
     except urllib.error.HTTPError:
         return None

@@ -96,3 +96,13 @@ def test_page_text_past_any_old_bound_is_stored_and_a_url_past_the_limit_left_ou
     assert not runs(database_url, 1)[0].stats.get("oilnews/store/dead_letter/refused")
     assert not query(database_url, "select count(*) from article_links where length(target_url) > 2048")[0][0]
     assert runs(database_url, 1)[0].stats["oilnews/links/too_long"] == 1
+
+
+def test_the_reachability_probe_never_follows_robots_txt_off_the_site(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    with ReplicaServer(20) as other, ReplicaServer(20) as site:
+        site.state.faults = {"/robots.txt": Fault("redirect_offsite", target=other.url)}
+        result = crawl(site.url, sqlite_url, tmp=tmp_path)
+        assert not other.hits, dict(other.hits)  # another origin (a port is one): never asked
+    assert result.returncode == 0, result.stderr[-3000:]
