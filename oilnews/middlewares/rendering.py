@@ -28,6 +28,7 @@ from scrapy.settings import BaseSettings
 from oilnews.errors import require
 from oilnews.items import ArticleItem
 from oilnews.stats import key, record_skip
+from oilnews.urls import same_origin
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ def browser_settings(settings: BaseSettings) -> dict[str, Any]:
         "PLAYWRIGHT_MAX_CONTEXTS": settings.getint("OILNEWS_RENDER_MAX_CONTEXTS"),
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": settings.getint("OILNEWS_RENDER_MAX_PAGES"),
         "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": settings.getint("OILNEWS_RENDER_TIMEOUT_MS"),
-        "PLAYWRIGHT_ABORT_REQUEST": "oilnews.middlewares.rendering.should_abort",
+        "PLAYWRIGHT_ABORT_REQUEST": SiteOnlyBrowser(str(settings.get("OILNEWS_SITE_URL"))),
         "OILNEWS_RENDER_AVAILABLE": True,
     }
 
@@ -110,6 +111,19 @@ def browser_settings(settings: BaseSettings) -> dict[str, Any]:
 def should_abort(request: Any) -> bool:
     """Images, fonts and media never help extraction: the browser does not fetch them."""
     return str(request.resource_type) in BLOCKED_RESOURCES
+
+
+class SiteOnlyBrowser:
+    """scrapy-playwright's PLAYWRIGHT_ABORT_REQUEST: every request of a rendered page (its
+    navigations, scripts, style sheets, frames, fetch() calls) that is not to the crawl's own
+    site (scheme, host and port: the scope rule of every fetch) is aborted, as are images,
+    fonts and media; scrapy-playwright counts them (`playwright/request_count/aborted`)."""
+
+    def __init__(self, site_url: str) -> None:
+        self.site_url = site_url
+
+    def __call__(self, request: Any) -> bool:
+        return should_abort(request) or not same_origin(str(request.url), self.site_url)
 
 
 def is_challenge(response: Any) -> bool:
@@ -148,6 +162,7 @@ class ChallengeRenderMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
+        self.site_url = str(crawler.settings.get("OILNEWS_SITE_URL"))
         self.available = crawler.settings.getbool("OILNEWS_RENDER_AVAILABLE")
         self.always = self.available and crawler.settings.getbool("OILNEWS_RENDER_ALWAYS")
 
@@ -161,6 +176,11 @@ class ChallengeRenderMiddleware:
             request.meta["handle_httpstatus_list"] = RENDERED_STATUSES
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        if request.meta.get(RENDERED) and not same_origin(response.url, self.site_url):
+            # A script sent the browser elsewhere: that page is no article of this site.
+            self.stats.inc_value(key("render", "offsite"))
+            record_skip(self.stats, request.url, "rendered_offsite")
+            raise IgnoreRequest(f"{request.url}: the browser was sent off the site, to {response.url}")
         if not is_challenge(response):
             return response
         if request.meta.get(RENDERED):

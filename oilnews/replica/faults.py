@@ -19,6 +19,7 @@ KINDS = frozenset(
     {
         "hostile_text",
         "oversized",
+        "challenge_offsite",
         "500",
         "502",
         "503",
@@ -149,6 +150,19 @@ def serve_fault(handler: ReplicaHandler, fault: Fault, path: str, page: str) -> 
         author = _byline_author(page)
         damaged = damaged.replace(author, HOSTILE_AUTHOR) if author else damaged
         return _send(handler, 200, damaged.encode("utf-8"))
+    if kind == "challenge_offsite":
+        # A JavaScript check whose script sends the browser to another host (fault.target), and
+        # fetches from it: a rendered page must never go there, nor be stored as an article.
+        script = (
+            f'fetch("{fault.target}/beacon.js").catch(function () {{}});'
+            f'document.cookie = "x=1"; location.href = "{fault.target}{path}";'
+        )
+        html = (
+            "<!DOCTYPE html><html><head><title>Just a moment...</title>"
+            f'<script src="{fault.target}/tracker.js"></script></head><body>'
+            f"<p>Checking your browser before accessing the site.</p><script>{script}</script></body></html>"
+        )
+        return _send(handler, 200, html.encode("utf-8"))
     if kind == "oversized":
         # Page text past any column's old bound, and a link past the longest URL stored.
         author = _byline_author(page)

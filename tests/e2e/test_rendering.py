@@ -178,3 +178,24 @@ def test_200_rendered_pages_bounded_and_cleaned_up(sqlite_url: str, tmp_path: Pa
     assert not live_chromium(tag), "a Chromium process outlived the crawl"
     assert 0 < peak < PEAK_PSS_LIMIT_MB, f"peak PSS {peak:.0f} MB"
     print(f"peak PSS of crawler + driver + Chromium over 200 rendered pages: {peak:.0f} MB")
+
+
+def test_the_browser_fetches_only_the_crawls_own_site(sqlite_url: str, tmp_path: Path, tag: str) -> None:
+    """A listed page that is a JavaScript check sending the browser to another host (and
+    loading a script and a fetch() from it): rendered, nothing reaches that host, and no page
+    of it is stored as an article."""
+    from oilnews.replica.faults import Fault
+
+    with ReplicaServer(20) as other, ReplicaServer(20) as site:
+        hostile = site.state.catalogue.path(4)
+        site.state.faults = {hostile: Fault("challenge_offsite", target=other.url)}
+        result = crawl(site.url, sqlite_url, tmp=tmp_path)
+        assert not other.hits, dict(other.hits)  # not the crawler, not Chromium
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    urls = {row.url for row in query(sqlite_url, "select url from articles")}
+    assert not [u for u in urls if u.startswith(other.url)]
+    assert site.url + hostile not in urls and len(urls) == 19
+    stats = stats_of(sqlite_url)
+    assert stats["oilnews/render/challenge"] == 1
+    assert stats.get("playwright/request_count/aborted", 0) >= 1
+    assert not live_chromium(tag)
