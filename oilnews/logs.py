@@ -1,4 +1,5 @@
-"""What reaches a log: secrets masked, tracebacks only where asked for, drops in one line.
+"""What reaches a log or a terminal: secrets masked, control characters shown as escapes,
+tracebacks only where asked for, drops in one line.
 
 - `mask_secrets`: the password of any URL in a text becomes `***` (database, Redis, scrapyd).
 - `install_masking`: every log record's message passes through it before any handler sees it.
@@ -34,9 +35,29 @@ def first_line(error: BaseException | str) -> str:
     return mask_secrets(text.splitlines()[0] if text else "")
 
 
+# What a terminal acts on rather than prints: C0 controls but newline and tab, DEL, C1 controls
+# (U+0080-U+009F, 8-bit CSI among them), and the bidirectional overrides that reorder a line.
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def for_terminal(text: str) -> str:
+    """Text from a page or a stored row, safe to print on a terminal: every control character
+    but newline and tab shown as a visible escape (`\\x1b`), so a title can neither retitle the
+    window, clear the screen nor recolour what follows. The stored text stays exact."""
+    return _TERMINAL_CONTROL.sub(_visible, text)
+
+
 class MaskingLogRecord(logging.LogRecord):
+    """Every log line with its secrets masked and its control characters made visible (a
+    logged title or URL from a page cannot drive the terminal that shows the log)."""
+
     def getMessage(self) -> str:
-        return mask_secrets(super().getMessage())
+        return for_terminal(mask_secrets(super().getMessage()))
 
 
 def install_masking() -> None:

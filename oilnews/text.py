@@ -95,20 +95,3 @@ def content_hash(title: str, body: str) -> str:
     served under two URLs hashes the same."""
     normal = " ".join(f"{title}\n{body}".lower().split())
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
-
-
-# What a terminal acts on rather than prints: C0 controls but newline and tab, DEL, C1 controls
-# (U+0080-U+009F, 8-bit CSI among them), and the bidirectional overrides that reorder a line.
-_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def for_terminal(text: str) -> str:
-    """Text from a page or a stored row, safe to print on a terminal: every control character
-    but newline and tab shown as a visible escape (`\\x1b`), so a title can neither retitle the
-    window, clear the screen nor recolour what follows. The stored text stays exact."""
-    return _TERMINAL_CONTROL.sub(_visible, text)

@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oilnews.logs import for_terminal
     from oilnews.storage.runs import recent_runs
     from oilnews.summary import RUNS_HEADER, run_views, runs_line, utc_now
-    from oilnews.text import for_terminal
 
     with reading(args) as database:
         # A distributed run is one row per worker: read enough rows for `limit` runs of them.

@@ -23,8 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oilnews.logs import for_terminal
     from oilnews.storage.search import search
-    from oilnews.text import for_terminal
 
     selection = selection_of(args)
     words, selection = selection.query, dataclasses.replace(selection, query=None)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 from oilnews.cli import add_db, reading
 from oilnews.dates import json_value
 from oilnews.errors import ExitCode, UsageError
+from oilnews.logs import for_terminal
 from oilnews.storage.models import (
     VERSIONED_FIELDS,
     aliases_table,
@@ -22,7 +23,6 @@ from oilnews.storage.models import (
     links_table,
     versions_table,
 )
-from oilnews.text import for_terminal
 from oilnews.urls import canonical_url
 
 BODY_DIFF_LINES = 40  # of a changed body, the unified diff shown as text

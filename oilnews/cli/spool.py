@@ -42,8 +42,8 @@ def _spool(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oilnews.logs import for_terminal
     from oilnews.storage.spool import DEAD_GLOB, SPOOL_GLOB, Spool
-    from oilnews.text import for_terminal
 
     spool = Spool(_spool(args))
     spooled, dead = spool.pending(SPOOL_GLOB), spool.pending(DEAD_GLOB)

@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oilnews.logs import for_terminal
     from oilnews.storage.backfill import articles_published_since, progress
     from oilnews.storage.runs import latest_run
     from oilnews.summary import WATCH_SPIDER, run_views, utc_now, watcher_state
@@ -67,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
             else watcher.status
         )
         print(
-            f"watcher run {watcher.label}: {doing}; articles new {c.get('articles_new', 0)}, "
-            f"updated {c.get('articles_updated', 0)}, errors {c.get('errors', 0)}"
+            for_terminal(
+                f"watcher run {watcher.label}: {doing}; articles new {c.get('articles_new', 0)}, "
+                f"updated {c.get('articles_updated', 0)}, errors {c.get('errors', 0)}"
+            )
         )
     if state.since is None:
         print("no backfill yet: oilnews crawl --backfill-since YYYY-MM starts one")

@@ -114,7 +114,7 @@ def test_a_password_is_masked_whatever_it_holds(text: str, masked: str) -> None:
 
 
 def test_text_for_a_terminal_shows_controls_as_escapes() -> None:
-    from oilnews.text import for_terminal
+    from oilnews.logs import for_terminal
 
     hostile = "a\x1b]0;pwned\x07b\x1b[2Jc\x9bd\te\nf\u202eg\rh"
     shown = for_terminal(hostile)
