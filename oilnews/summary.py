@@ -209,13 +209,22 @@ RUNS_HEADER = (
 )
 
 
+def age_words(seconds: float) -> str:
+    """A silence or an age as a person says it: 40 s, 12 min, 3.5 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def watcher_state(view: RunView, now: datetime) -> str | None:
     """How a running watcher is, in words; None for anything else."""
     silent = view.silent_for(now)
     if silent is None:
         return None
     if view.stale(now):
-        return f"watcher silent for {silent / 60:.0f} min: hung or killed"
+        return f"watcher silent for {age_words(silent)}: hung or killed"
     return f"watching, heartbeat {silent:.0f}s ago"
 
 

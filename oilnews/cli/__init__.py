@@ -47,7 +47,7 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad argument is a UsageError (exit 64), not argparse's exit 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +160,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser of `oilnews`; the options of the command `argv` names (all of them when
     argv is None), so that a command imports no other command's module."""
     parser = ArgumentParser(prog="oilnews", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"oilnews {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     named = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name, help_line in COMMANDS.items():
@@ -167,6 +168,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if argv is None or name == named:
             importlib.import_module(f"oilnews.cli.{name}").add_arguments(command)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("oilnews")
+    except PackageNotFoundError:  # a checkout run without an install
+        return "(not installed)"
 
 
 def _terminated(number: int, _frame: object) -> None:
@@ -184,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     args: argparse.Namespace | None = None
     try:
         arguments = sys.argv[1:] if argv is None else argv
-        args = build_parser(arguments).parse_args(arguments)
+        try:
+            args = build_parser(arguments).parse_args(arguments)
+        except SystemExit as done:  # --help, --version: argparse printed them
+            return int(done.code or 0) if isinstance(done.code, int | None) else int(ExitCode.USAGE)
         if argv is None and args.command not in ("crawl", "watch"):
             # SIGTERM as an exception, so a file being written is removed, not left half-done
             # (a crawl's signals are Scrapy's: it stops cleanly on them).

@@ -212,10 +212,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
+# The filters each table can honour: the article filters where rows belong to articles, the
+# time window for quotes (when observed), none for runs and authors.
+ARTICLE_FILTERS = ("since", "until", "section", "author", "query", "changed_since")
+TABLE_FILTERS = {
+    "articles": ARTICLE_FILTERS,
+    "links": ARTICLE_FILTERS,
+    "quotes": ("since", "until"),
+    "runs": (),
+    "authors": (),
+}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.table not in TABLES:
         raise UsageError(f"--table {args.table!r}: one of {', '.join(TABLES)}")
+    ignored = [f for f in ARTICLE_FILTERS if getattr(args, f, None) and f not in TABLE_FILTERS[args.table]]
+    if ignored:
+        options = ", ".join("--" + f.replace("_", "-") for f in ignored)
+        takes = ", ".join("--" + f.replace("_", "-") for f in TABLE_FILTERS[args.table]) or "none"
+        raise UsageError(f"{options} do not apply to --table {args.table} (its filters: {takes})")
     selection = selection_of(args)
+    if args.out == "-":
+        args.out = None  # `-` is standard output, as for every Unix tool
     fields = tuple(f.strip() for f in args.fields.split(",") if f.strip()) if args.fields else None
     # One connection, not a retried transaction: the export streams from a server-side cursor.
     with reading(args) as database, database.engine.connect() as conn:

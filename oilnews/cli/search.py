@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             date = f"{hit.published_at:%Y-%m-%d}" if hit.published_at else "----------"
             print(for_terminal(f"{date}  {hit.title}\n            {hit.url}\n            {hit.snippet}\n"))
-    if not hits and not args.json:
-        print(f"no article matches {words!r}", file=sys.stderr)
+    if not hits:
+        if not args.json:
+            print(f"no article matches {for_terminal(repr(words))}", file=sys.stderr)
+        return ExitCode.UNHEALTHY  # 1, as grep says "nothing found"
     return ExitCode.OK

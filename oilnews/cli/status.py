@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from oilnews.logs import for_terminal
     from oilnews.storage.backfill import articles_published_since, progress
     from oilnews.storage.runs import latest_run
-    from oilnews.summary import WATCH_SPIDER, run_views, utc_now, watcher_state
+    from oilnews.summary import WATCH_SPIDER, age_words, run_views, utc_now, watcher_state
 
     def read(conn: Any) -> tuple[Any, int, Any]:
         state = progress(conn)
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if code != ExitCode.OK and watcher is not None:
         print(
             f"oilnews: error: the watcher (run {watcher.label}) has been silent for "
-            f"{(silent or 0) / 60:.0f} min: hung or killed (systemctl status oilnews-watch)",
+            f"{age_words(silent or 0)}: hung or killed (systemctl status oilnews-watch)",
             file=sys.stderr,
         )
     if args.json:

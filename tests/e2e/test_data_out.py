@@ -212,8 +212,9 @@ def test_bookmark_exports_only_what_is_new_or_changed(recrawled: Recrawl) -> Non
 
 def _search_urls(db: str, words: str, *extra: str) -> list[str]:
     result = oilnews_main("search", words, "--db", db, "--json", *extra)
-    assert result.returncode == 0, result.stderr
-    return [json.loads(line)["url"] for line in result.stdout.splitlines()]
+    urls = [json.loads(line)["url"] for line in result.stdout.splitlines()]
+    assert result.returncode == (0 if urls else 1), result.stderr  # grep's: 1 when nothing matches
+    return urls
 
 
 def test_search_ranks(crawled: tuple[str, ReplicaServer]) -> None:
@@ -402,6 +403,20 @@ def test_a_long_query_of_repeated_words_answers_at_once(crawled: tuple[str, Repl
     db, _site = crawled
     started = time.monotonic()
     result = oilnews_main("search", ("oil gas crude " * 35).strip(), "--db", db, "--json")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode in (0, 1), result.stderr  # searched (found or not), not refused
     assert time.monotonic() - started < 5  # repeated words are searched once
     assert oilnews_main("export", "--db", db, "--query", "x" * 600).returncode == 64  # export's too
+
+
+def test_shell_conventions_of_the_read_commands(crawled: tuple[str, ReplicaServer]) -> None:
+    db, _site = crawled
+    nothing = oilnews_main("search", "zyxwvutsrq", "--db", db)
+    assert nothing.returncode == 1 and nothing.stdout == "" and "no article matches" in nothing.stderr
+    to_stdout = oilnews_main("export", "--db", db, "--out", "-", "--fields", "id")
+    assert to_stdout.returncode == 0 and len(to_stdout.stdout.splitlines()) == N
+    for table, option in (("quotes", "--section"), ("runs", "--since"), ("authors", "--query")):
+        refused = oilnews_main("export", "--db", db, "--table", table, option, "2023-01")
+        assert refused.returncode == 64, refused.stderr
+        assert f"{option} do not apply to --table {table}" in refused.stderr
+    version = oilnews_main("--version")
+    assert version.returncode == 0 and version.stdout.startswith("oilnews ")
