@@ -187,6 +187,9 @@ class RedisWorkerCoordinator:
         self.grace = grace
         self.worker = worker_name()
         self.workers_key = f"{prefix}:workers"
+        self._queue_key = ""  # the shared request queue, known once the spider opens
+        self._queued = 0  # its length at the last heartbeat
+        self._peers = False  # whether a peer was busy at the last heartbeat
         self._task: asyncio.Task[None] | None = None
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
@@ -220,9 +223,14 @@ class RedisWorkerCoordinator:
             return False
 
     def _beat(self) -> None:
+        """In a thread, every second: this worker's state out, and what the idle check needs
+        in (the shared queue's length, whether a peer is busy), so that the check itself, which
+        Scrapy runs on the reactor thread, makes no network call."""
         state = "busy" if self._busy() else "idle"
         self.server.hset(self.workers_key, self.worker, f"{state}:{time.time():.3f}")
         self.server.expire(self.workers_key, self.ttl)
+        self._queued = int(self.server.zcard(self._queue_key)) if self._queue_key else 0
+        self._peers = self._peers_busy()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -230,6 +238,7 @@ class RedisWorkerCoordinator:
             await asyncio.sleep(1)
 
     async def spider_opened(self, spider: Any) -> None:
+        self._queue_key = f"{self.prefix}:{spider.name}:requests"
         await asyncio.to_thread(self._beat)
         self._task = asyncio.get_event_loop().create_task(self._heartbeat())
         logger.info("distributed worker %s on %s", self.worker, self.prefix)
@@ -243,9 +252,9 @@ class RedisWorkerCoordinator:
         return False
 
     def spider_idle(self, spider: Any) -> None:
-        self._beat()
-        queue = f"{self.prefix}:{spider.name}:requests"
-        if self.server.zcard(queue) or self._peers_busy():
+        # From the last heartbeat (at most a second old): a peer that turned busy since is
+        # still counted busy for the grace period, and requests it queued keep it busy.
+        if self._queued or self._peers:
             self.crawler.stats.inc_value(key("distributed", "kept_alive"))
             raise DontCloseSpider
 

@@ -1,12 +1,12 @@
 """What waits on disk when the database did not take a batch, and the write that isolates the
 rows a database refuses.
 
-Two files a process, JSON lines, in OILNEWS_SPOOL_DIR:
+Files of one JSON line each (a batch), written whole, in OILNEWS_SPOOL_DIR:
 
-- `batch-<pid>.jsonl`, the *spool*: whole batches the database could not take because it was
+- `batch-<time>-<pid>.jsonl`, the *spool*: whole batches the database could not take because it was
   unreachable or unusable (an outage, a restart, a full disk). They are replayed at the next
   start, or as soon as writes work again in a watcher; upserts make a replay idempotent.
-- `dead-<pid>.jsonl`, the *dead letters*: rows the database refused while it was up (a
+- `dead-<time>-<pid>.jsonl`, the *dead letters*: rows the database refused while it was up (a
   constraint, a type, a value too long: `refused`) or that the writer failed on (`bug`), each
   with its error. They never block a run; `oilnews spool` lists them and `oilnews spool replay`
   stores them once the database (or oilnews) accepts them.
@@ -14,8 +14,9 @@ Two files a process, JSON lines, in OILNEWS_SPOOL_DIR:
 A refused batch is split (oilnews.storage.refusals.write_isolating), so that every row the
 database takes is stored in this run and only the refused ones become dead letters. Nothing here
 touches the reactor: the store pipeline runs it all in the
-database thread. Each line is written whole, flushed and fsynced; a line a killed process left
-half-written is skipped with a count.
+database thread. Each file is written beside its place, fsynced and renamed into it
+(storage.files), so a killed process leaves no half-written batch; a file of several lines
+(from an older oilnews) is read line by line, and a line that is not whole is skipped, counted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +34,7 @@ from typing import Any
 from oilnews.dates import json_value
 from oilnews.logs import first_line
 from oilnews.storage.batch import Batch
+from oilnews.storage.files import write_atomically
 from oilnews.storage.refusals import Isolated, Transaction, refusal_kind, write_isolating
 
 logger = logging.getLogger(__name__)
@@ -70,25 +73,23 @@ class Spool:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
 
-    def _append(self, path: Path, line: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as stream:
-            stream.write(line + "\n")
-            stream.flush()
-            os.fsync(stream.fileno())
+    def _write(self, kind: str, line: str) -> Path:
+        """One file a batch, written whole (storage.files): named by when and by whom, so that
+        sorted by name they replay in the order they were written."""
+        path = self.directory / f"{kind}-{time.time_ns():020d}-{os.getpid()}.jsonl"
+        data = (line + "\n").encode("utf-8")
+        write_atomically(path, lambda stream: stream.write(data))
+        return path
 
     def spool(self, batch: Batch, error: BaseException) -> Path:
         """A whole batch the database could not take now."""
-        path = self.directory / f"batch-{os.getpid()}.jsonl"
-        self._append(path, batch.dump(error=first_line(error), at=json_value(datetime.now(UTC))))
-        return path
+        return self._write("batch", batch.dump(error=first_line(error), at=json_value(datetime.now(UTC))))
 
     def dead_letter(self, batch: Batch, error: BaseException, kind: str) -> Path:
         """Rows the database refused (`refused`) or the writer failed on (`bug`)."""
-        path = self.directory / f"dead-{os.getpid()}.jsonl"
-        line = batch.dump(error=first_line(error), kind=kind, at=json_value(datetime.now(UTC)))
-        self._append(path, line)
-        return path
+        return self._write(
+            "dead", batch.dump(error=first_line(error), kind=kind, at=json_value(datetime.now(UTC)))
+        )
 
     def files(self, pattern: str) -> list[Path]:
         return sorted(self.directory.glob(pattern)) if self.directory.is_dir() else []
