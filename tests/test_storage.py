@@ -60,7 +60,8 @@ def test_upgrade_rewrites_stored_urls_into_the_w3lib_form(database_url: str) -> 
     a story stored under both forms becomes one row, the other copy kept as a version."""
     from sqlalchemy import text
 
-    from oilnews.storage.engine import create_db_engine, migrate
+    from oilnews.storage.engine import create_db_engine
+    from oilnews.storage.schema import migrate
 
     site = "https://oilprice.com/Energy/Crude-Oil/"
     engine = create_db_engine(database_url)
@@ -119,7 +120,8 @@ def test_upgrades_keep_every_alias_link_and_version(sqlite_url: str) -> None:
     the search index covers them."""
     from sqlalchemy import text
 
-    from oilnews.storage.engine import create_db_engine, migrate
+    from oilnews.storage.engine import create_db_engine
+    from oilnews.storage.schema import migrate
     from oilnews.storage.search import search
     from oilnews.storage.selection import Selection
 
@@ -166,6 +168,6 @@ def test_upgrades_keep_every_alias_link_and_version(sqlite_url: str) -> None:
 
 def test_declared_head_is_alembics_head() -> None:
     """The start-up fast path (no Alembic when the schema is current) reads the same head."""
-    from oilnews.storage.engine import declared_head, head_revision
+    from oilnews.storage.schema import declared_head, head_revision
 
     assert declared_head() == head_revision()

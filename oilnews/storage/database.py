@@ -26,16 +26,13 @@ from oilnews.errors import DatabaseUnusable
 from oilnews.logs import mask_secrets
 from oilnews.storage.engine import (
     create_db_engine,
-    head_revision,
-    migrate,
-    newer_schema,
     parse_database_url,
     permanent_reason,
-    schema_revision,
     sqlite_path,
     unusable,
     with_retries,
 )
+from oilnews.storage.schema import head_revision, migrate, newer_schema, schema_revision
 
 T = TypeVar("T")
 

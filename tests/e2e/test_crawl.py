@@ -13,7 +13,7 @@ from pathlib import Path
 from oilnews.dates import parse_user_instant
 from oilnews.replica.content import TWIN_REMAINDER
 from oilnews.replica.server import ReplicaServer
-from oilnews.storage.engine import head_revision
+from oilnews.storage.schema import head_revision
 from tests.helpers import FIXTURES, ROOT, crawl, held_port, oilnews_main, query, run_oilnews, runs
 
 ARTICLES = 300

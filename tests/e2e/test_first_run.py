@@ -278,3 +278,18 @@ def test_the_backfill_month_is_read_from_the_environment(sqlite_url: str, tmp_pa
     )
     assert result.returncode == ExitCode.USAGE
     assert "OILNEWS_BACKFILL_SINCE=2024/01: expected a date" in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://oilnews:p@ss/w0rd@127.0.0.1/oilnews", "postgresql://oilnews:pa/ss@127.0.0.1/oilnews"],
+)
+@pytest.mark.parametrize("command", [["runs"], ["db", "upgrade"], ["crawl", "--site", "http://127.0.0.1:9"]])
+def test_a_password_with_an_unescaped_at_or_slash_is_exit_64_and_never_shown(
+    url: str, command: list[str]
+) -> None:
+    result = oilnews_main(*command, "--db", url)
+    assert result.returncode == ExitCode.USAGE
+    line = one_error_line(result.stderr)
+    assert "percent-encode them (@ as %40, / as %2F" in line and "OILNEWS_DATABASE_URL" in line
+    assert "ss/w0rd" not in line and "pa/ss" not in line and "p@ss" not in line
