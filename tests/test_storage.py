@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -171,3 +172,41 @@ def test_declared_head_is_alembics_head() -> None:
     from oilnews.storage.schema import declared_head, head_revision
 
     assert declared_head() == head_revision()
+
+
+def test_a_read_commands_statement_ends_at_its_timeout(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query a read command sends is cancelled past READ_STATEMENT_TIMEOUT_MS (PostgreSQL's
+    statement_timeout, SQLite's progress handler): it ends, with an error, instead of running on."""
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from oilnews.storage import engine as engines
+
+    database = Database(database_url)
+    try:
+        database.transaction(lambda conn: None)  # the schema, so the database exists
+    finally:
+        database.close()
+    monkeypatch.setattr(engines, "READ_STATEMENT_TIMEOUT_MS", 300)
+    reader = engines.create_db_engine(database_url, create_dirs=False)
+    endless = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n"
+        if database_url.startswith("sqlite")
+        else "SELECT pg_sleep(30)"
+    )
+    started = time.monotonic()
+    try:
+        with (
+            reader.connect() as conn,
+            pytest.raises(OperationalError, match=r"interrupted|canceling statement"),
+        ):
+            conn.execute(text(endless))
+        with reader.connect() as conn:  # the next statement has its own time
+            assert conn.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        reader.dispose()
+    assert time.monotonic() - started < 10
