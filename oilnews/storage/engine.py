@@ -130,24 +130,6 @@ def new_sqlite_file(url: str) -> Path | None:
 READ_STATEMENT_TIMEOUT_MS = 30_000
 
 
-def _bound_statements(engine: Engine) -> None:
-    """SQLite's statement timeout for a read command, as PostgreSQL's statement_timeout is
-    there: a progress handler interrupts a statement running longer than
-    READ_STATEMENT_TIMEOUT_MS (sqlite3 then raises OperationalError "interrupted")."""
-
-    @event.listens_for(engine, "connect")
-    def _install(dbapi_conn: Any, record: Any) -> None:
-        clock = record.info["statement_started"] = [time.monotonic()]
-        limit = READ_STATEMENT_TIMEOUT_MS / 1000
-        dbapi_conn.set_progress_handler(lambda: int(time.monotonic() - clock[0] > limit), 10_000)
-
-    @event.listens_for(engine, "before_cursor_execute")
-    def _started(conn: Any, *_: Any) -> None:
-        clock = conn.connection.info.get("statement_started")
-        if clock is not None:
-            clock[0] = time.monotonic()
-
-
 def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
     """An engine for `url`; `create_dirs=False` for read-only commands, which create nothing."""
     parsed = parse_database_url(url)
@@ -171,11 +153,11 @@ def create_db_engine(url: str, create_dirs: bool = True) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-        if not create_dirs:
-            _bound_statements(engine)
         return engine
     # A read command's query ends with its client: a statement PostgreSQL runs on for longer
     # than READ_STATEMENT_TIMEOUT (a search gone quadratic, the client killed) is cancelled.
+    # (SQLite runs inside the client's own process: a killed client ends its query. A timeout
+    # there would also cut an export streaming for longer than it.)
     options = {"options": f"-c statement_timeout={READ_STATEMENT_TIMEOUT_MS}"} if not create_dirs else {}
     try:
         return create_engine(rendered, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args=options)

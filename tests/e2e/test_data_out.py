@@ -420,3 +420,56 @@ def test_shell_conventions_of_the_read_commands(crawled: tuple[str, ReplicaServe
         assert f"{option} do not apply to --table {table}" in refused.stderr
     version = oilnews_main("--version")
     assert version.returncode == 0 and version.stdout.startswith("oilnews ")
+
+
+def test_sigterm_during_an_export_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A file being written when SIGTERM comes is removed, not left half-done beside its target."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from oilnews.storage.database import Database
+    from oilnews.storage.writer import write_batch
+    from tests.helpers import ROOT
+
+    db = f"sqlite:///{tmp_path / 'big.db'}"
+    database = Database(db)
+    body = "Crude moved. " * 400  # about 5 KB an article: 8,000 of them take a while to write
+    try:
+        for start in range(0, 8_000, 1_000):
+            rows = [
+                {
+                    "url": f"https://oilprice.com/Energy/Crude-Oil/A{n}.html",
+                    "title": f"Article {n}",
+                    "authors": ["A. Writer"],
+                    "body": body,
+                    "content_hash": f"h{n}",
+                    "published_at": datetime(2023, 1, 1, tzinfo=UTC),
+                    "keywords": [],
+                    "summary": [],
+                    "is_premium": False,
+                    "links": [],
+                }
+                for n in range(start, start + 1_000)
+            ]
+            database.transaction(lambda conn, rows=rows: write_batch(conn, rows))
+    finally:
+        database.close()
+    out = tmp_path / "out" / "all.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "oilnews.cli", "export", "--db", db, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.parent.glob(".all.jsonl.*.partial")):
+        assert process.poll() is None, "the export ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    assert not out.exists() and not list(out.parent.iterdir()), list(out.parent.iterdir())
