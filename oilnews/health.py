@@ -30,6 +30,8 @@ DATABASE_ERROR_KEY = key("database", "unusable")  # the one line saying why, set
 
 DATABASE_UNUSABLE_REASON = "database_unusable"  # the finish reason when the database gave up
 INTERRUPTED_KEY = key("interrupted_by")  # SIGINT or SIGTERM, set by extensions.interrupts
+DEAD_LETTER_KEY = key("store", "dead_letter")  # /<kind>: rows the database refused (the store pipeline)
+SUSPICIOUS_DATES_KEY = key("dates", "suspicious")  # articles with a date that cannot be right (validate)
 
 # What crawl_runs.status says of a run, one word (README "Run status").
 RUNNING, FINISHED, FAILED, INTERRUPTED, ABANDONED = (
@@ -132,14 +134,14 @@ MONITORS: tuple[Monitor, ...] = (
     ),
     Monitor(
         "suspicious_dates",
-        lambda s, _r: (_int(s, key("dates", "suspicious")), _int(s, key("valid", "articles"))),
+        lambda s, _r: (_int(s, SUSPICIOUS_DATES_KEY), _int(s, key("valid", "articles"))),
         "OILNEWS_HEALTH_MAX_SUSPICIOUS_DATES",
         "dates that cannot be right (in the future, or changed long before published) in "
         "{count}/{total} articles: the site's dates may have changed format",
     ),
     Monitor(
         "refused_rows",
-        lambda s, _r: (_sum(s, key("store", "dead_letter") + "/"), 1),
+        lambda s, _r: (_sum(s, DEAD_LETTER_KEY + "/"), 1),
         None,
         "{count} rows refused by the database, kept as dead letters: `oilnews spool` lists them",
     ),

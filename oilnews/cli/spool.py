@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from oilnews.cli import add_db, settings_of
@@ -34,18 +33,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replay.set_defaults(func=run_replay)
 
 
-def _spool(args: argparse.Namespace) -> Path:
-    from oilnews.storage.spool import Spool
+def _spool_dir(args: argparse.Namespace) -> Path:
+    from oilnews import settings
 
-    default = os.environ.get("OILNEWS_SPOOL_DIR") or "spool"
-    return Spool(Path(args.dir or default)).directory
+    return Path(args.dir or settings.OILNEWS_SPOOL_DIR)  # its default, from the environment
 
 
 def run(args: argparse.Namespace) -> int:
     from oilnews.logs import for_terminal
     from oilnews.storage.spool import DEAD_GLOB, SPOOL_GLOB, Spool
 
-    spool = Spool(_spool(args))
+    spool = Spool(_spool_dir(args))
     spooled, dead = spool.pending(SPOOL_GLOB), spool.pending(DEAD_GLOB)
     if args.json:
         print(
@@ -73,7 +71,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from oilnews.storage.spool import DEAD_GLOB, SPOOL_GLOB, Spool
 
     settings = settings_of(args)
-    spool = Spool(_spool(args))
+    spool = Spool(_spool_dir(args))
     database = Database(settings.get("OILNEWS_DATABASE_URL"))
     try:
         replayed = spool.replay(

@@ -32,18 +32,16 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider
 
 from oilnews.errors import DatabaseUnusable
-from oilnews.health import DATABASE_ERROR_KEY, DATABASE_UNUSABLE_REASON
+from oilnews.health import DATABASE_ERROR_KEY, DATABASE_UNUSABLE_REASON, DEAD_LETTER_KEY
 from oilnews.logs import first_line
 from oilnews.stats import key
 from oilnews.storage.batch import Batch
 from oilnews.storage.database import Database
-from oilnews.storage.refusals import Isolated, refusal_kind, write_isolating
+from oilnews.storage.refusals import Isolated, refusal_kind
 from oilnews.storage.spool import SPOOL_GLOB, Spool
 from oilnews.storage.writer import BatchResult
 
 logger = logging.getLogger(__name__)
-
-DEAD_LETTER_KEY = key("store", "dead_letter")
 
 
 class StorePipeline:
@@ -136,7 +134,9 @@ class StorePipeline:
                 return
             started = time.perf_counter()
             try:
-                stored = await self.database.call(lambda: self._store(batch))
+                outcome, paths = await self.database.call(
+                    lambda: self.spool.store(batch, self.database.transaction, self.max_versions_per_day)
+                )
             except DatabaseUnusable as error:
                 await self._spool(batch, error)
                 self._unusable(error)
@@ -151,16 +151,9 @@ class StorePipeline:
                 return
             self.stats.inc_value(key("store", "batches"))
             self.stats.inc_value(key("store", "seconds"), time.perf_counter() - started)
-            self._count_isolated(stored[0], stored[1])
+            self._count_isolated(outcome, paths)
             if self._spooled_here and self.flush_seconds > 0:
                 await self._recover()  # the database is back: what it missed goes in now
-
-    def _store(self, batch: Batch) -> tuple[Isolated, list[Path]]:
-        """In the database thread: the batch written (split where the database refuses rows),
-        its refused rows written to the dead-letter file."""
-        outcome = write_isolating(self.database.transaction, batch, self.max_versions_per_day)
-        paths = [self.spool.dead_letter(rows, error, refusal_kind(error)) for rows, error in outcome.refused]
-        return outcome, paths
 
     def _count_isolated(self, outcome: Isolated, paths: list[Path]) -> None:
         for result in outcome.results:
@@ -228,7 +221,7 @@ class StorePipeline:
         replayed = await self.database.call(
             lambda: self.spool.replay((SPOOL_GLOB,), self.database.transaction, self.max_versions_per_day)
         )
-        self._count_isolated(replayed.stored, [path for _, _, path in replayed.dead_letters])
+        self._count_isolated(replayed.stored, replayed.dead_letters)
         if replayed.items:
             self.stats.inc_value(key("store", "replayed_items"), replayed.items)
         if replayed.corrupt:

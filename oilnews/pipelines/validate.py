@@ -16,6 +16,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from oilnews.dates import FUTURE_SKEW
+from oilnews.health import SUSPICIOUS_DATES_KEY
 from oilnews.items import ArticleItem
 from oilnews.stats import key, record_skip
 from oilnews.urls import MAX_URL_LENGTH
@@ -26,7 +27,6 @@ logger = logging.getLogger(__name__)
 # The site's dateModified precedes datePublished on scheduled posts (three of the four real
 # pages in ../shared, by 20 minutes to 2 hours: the draft's last save): normal within days.
 SCHEDULED_SKEW = timedelta(days=7)
-SUSPICIOUS_DATES_KEY = key("dates", "suspicious")
 
 
 class ValidatePipeline:

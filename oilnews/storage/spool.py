@@ -45,13 +45,14 @@ SPOOL_GLOB, DEAD_GLOB = "batch-*.jsonl", "dead-*.jsonl"
 
 @dataclass
 class Replayed:
-    """What a replay of spooled lines did: stored, refused again (now dead letters), skipped."""
+    """What a replay of spooled lines did: stored, refused again (now dead letters, in
+    `dead_letters`, one for each of `stored.refused`), skipped."""
 
     stored: Isolated = field(default_factory=Isolated)
+    dead_letters: list[Path] = field(default_factory=list)
     items: int = 0
     lines: int = 0
     corrupt: int = 0
-    dead_letters: list[tuple[Batch, BaseException, Path]] = field(default_factory=list)
 
 
 @dataclass
@@ -91,6 +92,16 @@ class Spool:
             "dead", batch.dump(error=first_line(error), kind=kind, at=json_value(datetime.now(UTC)))
         )
 
+    def store(
+        self, batch: Batch, transaction: Transaction, max_versions_per_day: int = 0
+    ) -> tuple[Isolated, list[Path]]:
+        """`batch` written, split where the database refuses rows (write_isolating), and each
+        refused row kept as a dead letter: what was stored and refused, and the dead letters'
+        files, one for each refused row. An outage is raised (the caller spools the batch)."""
+        outcome = write_isolating(transaction, batch, max_versions_per_day)
+        paths = [self.dead_letter(rows, error, refusal_kind(error)) for rows, error in outcome.refused]
+        return outcome, paths
+
     def files(self, pattern: str) -> list[Path]:
         return sorted(self.directory.glob(pattern)) if self.directory.is_dir() else []
 
@@ -124,10 +135,10 @@ class Spool:
     def replay(
         self, patterns: tuple[str, ...], transaction: Transaction, max_versions_per_day: int = 0
     ) -> Replayed:
-        """The lines of the files of `patterns` written again, each like a batch: what the
-        database takes is stored, what it refuses becomes a dead letter again (this process's
-        file), and the replay goes on. An outage or an unusable database puts the file being
-        replayed back, for later, and is raised."""
+        """The lines of the files of `patterns` written again, each like a batch (store): what
+        the database takes is stored, what it refuses becomes a dead letter again, and the replay
+        goes on. An outage or an unusable database puts the file being replayed back, for later,
+        and is raised."""
         replayed = Replayed()
         for pattern in patterns:
             for path, claimed in self.claim(pattern):
@@ -140,13 +151,10 @@ class Spool:
                             logger.error("%s line %d is incomplete and was skipped", path, number)
                             replayed.corrupt += 1
                             continue
-                        outcome = write_isolating(transaction, batch, max_versions_per_day)
+                        outcome, paths = self.store(batch, transaction, max_versions_per_day)
                         replayed.stored.results += outcome.results
-                        for rows, error in outcome.refused:
-                            replayed.stored.refused.append((rows, error))
-                            replayed.dead_letters.append(
-                                (rows, error, self.dead_letter(rows, error, refusal_kind(error)))
-                            )
+                        replayed.stored.refused += outcome.refused
+                        replayed.dead_letters += paths
                         replayed.items += len(batch)
                         replayed.lines += 1
                 except BaseException:
