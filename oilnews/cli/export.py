@@ -32,7 +32,7 @@ from oilnews.errors import ExitCode, UsageError
 from oilnews.storage.files import write_atomically
 from oilnews.storage.formats import WRITERS
 from oilnews.storage.selection import Selection
-from oilnews.storage.tables import TABLES
+from oilnews.storage.tables import ARTICLE_FILTERS, TABLES
 
 # How far before the bookmark's newest change an export looks again (late commits).
 BOOKMARK_OVERLAP = timedelta(minutes=10)
@@ -212,25 +212,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-# The filters each table can honour: the article filters where rows belong to articles, the
-# time window for quotes (when observed), none for runs and authors.
-ARTICLE_FILTERS = ("since", "until", "section", "author", "query", "changed_since")
-TABLE_FILTERS = {
-    "articles": ARTICLE_FILTERS,
-    "links": ARTICLE_FILTERS,
-    "quotes": ("since", "until"),
-    "runs": (),
-    "authors": (),
-}
-
-
 def run(args: argparse.Namespace) -> int:
     if args.table not in TABLES:
         raise UsageError(f"--table {args.table!r}: one of {', '.join(TABLES)}")
-    ignored = [f for f in ARTICLE_FILTERS if getattr(args, f, None) and f not in TABLE_FILTERS[args.table]]
+    honoured = TABLES[args.table].filters
+    ignored = [f for f in ARTICLE_FILTERS if getattr(args, f, None) and f not in honoured]
     if ignored:
         options = ", ".join("--" + f.replace("_", "-") for f in ignored)
-        takes = ", ".join("--" + f.replace("_", "-") for f in TABLE_FILTERS[args.table]) or "none"
+        takes = ", ".join("--" + f.replace("_", "-") for f in honoured) or "none"
         raise UsageError(f"{options} do not apply to --table {args.table} (its filters: {takes})")
     selection = selection_of(args)
     if args.out == "-":

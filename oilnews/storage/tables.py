@@ -1,5 +1,5 @@
 """The tables `oilnews export` reads: each one's columns in order, which of them are lists or
-timestamps, and the statement that reads them with the filters applied."""
+timestamps, the statement that reads them, and the filters that statement honours."""
 
 from __future__ import annotations
 
@@ -23,13 +23,18 @@ from oilnews.storage.selection import Selection
 
 @dataclass(frozen=True)
 class TableSpec:
-    """An exportable table: its columns in order, which are lists, which are timestamps, and
-    the statement that reads them (filters applied)."""
+    """An exportable table: its columns in order, which are lists, which are timestamps, the
+    statement that reads them, and which of a Selection's filters that statement applies."""
 
     columns: tuple[str, ...]
     lists: frozenset[str]
     times: frozenset[str]
     statement: Callable[[Connection, Selection], Select[Any]]
+    filters: tuple[str, ...] = ()
+
+
+# A Selection's filters: every one applies where the rows belong to articles.
+ARTICLE_FILTERS = ("since", "until", "section", "author", "query", "changed_since")
 
 
 def _articles(conn: Connection, selection: Selection) -> Select[Any]:
@@ -109,11 +114,19 @@ TABLES: dict[str, TableSpec] = {
         frozenset({"authors", "keywords", "summary"}),
         frozenset({"published_at", "modified_at", "first_seen_at", "last_seen_at", "changed_at"}),
         _articles,
+        ARTICLE_FILTERS,
     ),
     "links": TableSpec(
-        ("article_url", "kind", "target_url", "anchor_text"), frozenset(), frozenset(), _links
+        ("article_url", "kind", "target_url", "anchor_text"),
+        frozenset(),
+        frozenset(),
+        _links,
+        ARTICLE_FILTERS,
     ),
-    "quotes": TableSpec(QUOTE_COLUMNS, frozenset(), frozenset({"observed_at", "fetched_at"}), _quotes),
+    # The time window, on when a quote was observed.
+    "quotes": TableSpec(
+        QUOTE_COLUMNS, frozenset(), frozenset({"observed_at", "fetched_at"}), _quotes, ("since", "until")
+    ),
     "runs": TableSpec(RUN_COLUMNS, frozenset(), frozenset({"started_at", "finished_at"}), _runs),
     "authors": TableSpec(AUTHOR_COLUMNS, frozenset(), frozenset({"updated_at"}), _authors),
 }
