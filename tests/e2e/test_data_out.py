@@ -34,6 +34,22 @@ def jsonl(db: str, *args: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in export(db, *args).stdout.splitlines()]
 
 
+def article_row(url: str, title: str, body: str) -> dict[str, Any]:
+    """An article as the writer takes it (write_batch), its content hash its URL."""
+    return {
+        "url": url,
+        "title": title,
+        "authors": ["A. Writer"],
+        "body": body,
+        "content_hash": url,
+        "published_at": datetime(2025, 1, 1, tzinfo=UTC),
+        "keywords": [],
+        "summary": [],
+        "is_premium": False,
+        "links": [],
+    }
+
+
 def stored_articles(db: str) -> list[Any]:
     return query(db, "select id, url, title, authors, section, published_at, body from articles order by id")
 
@@ -249,35 +265,21 @@ def test_a_title_hit_ranks_above_a_body_hit(database_url: str) -> None:
     from oilnews.storage.selection import Selection
     from oilnews.storage.writer import write_batch
 
-    def row(url: str, title: str, body: str) -> dict[str, Any]:
-        return {
-            "url": url,
-            "title": title,
-            "authors": ["A. Writer"],
-            "body": body,
-            "content_hash": url,
-            "published_at": datetime(2025, 1, 1, tzinfo=UTC),
-            "keywords": [],
-            "summary": [],
-            "is_premium": False,
-            "links": [],
-        }
-
     database = Database(database_url)
     try:
         database.transaction(
             lambda conn: write_batch(
                 conn,
                 [
-                    row(
+                    article_row(
                         "https://oilprice.com/a/Body.html",
                         "Copper demand grows",
                         "Miners say lithium output rose.",
                     ),
-                    row(
+                    article_row(
                         "https://oilprice.com/a/Title.html", "Lithium prices climb", "Miners say output rose."
                     ),
-                    row("https://oilprice.com/a/None.html", "Copper again", "Nothing here."),
+                    article_row("https://oilprice.com/a/None.html", "Copper again", "Nothing here."),
                 ],
             )
         )
@@ -439,18 +441,7 @@ def test_sigterm_during_an_export_leaves_no_partial_file(tmp_path: Path) -> None
     try:
         for start in range(0, 8_000, 1_000):
             rows = [
-                {
-                    "url": f"https://oilprice.com/Energy/Crude-Oil/A{n}.html",
-                    "title": f"Article {n}",
-                    "authors": ["A. Writer"],
-                    "body": body,
-                    "content_hash": f"h{n}",
-                    "published_at": datetime(2023, 1, 1, tzinfo=UTC),
-                    "keywords": [],
-                    "summary": [],
-                    "is_premium": False,
-                    "links": [],
-                }
+                article_row(f"https://oilprice.com/Energy/Crude-Oil/A{n}.html", f"Article {n}", body)
                 for n in range(start, start + 1_000)
             ]
             database.transaction(lambda conn, rows=rows: write_batch(conn, rows))
