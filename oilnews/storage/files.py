@@ -4,10 +4,13 @@ into place, so a reader (or a crash) never sees half of one."""
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+_STOPS = {signal.SIGINT, signal.SIGTERM}
 
 
 def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
@@ -17,13 +20,23 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in path.parent.glob(f".{path.name}.*.partial"):
         leftover.unlink(missing_ok=True)  # what a killed export left: never the target itself
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    # SIGINT/SIGTERM held back while the temporary file comes to be, so that a stop cannot land
+    # between its creation and the cleanup below taking charge of it (a test sends SIGTERM at
+    # exactly that moment); one that came meanwhile arrives when the mask is lifted, inside it.
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    temporary: str | None = None
     try:
-        with os.fdopen(handle, "wb") as stream:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        stream = os.fdopen(handle, "wb")
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        with stream:
             write(stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
         raise
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
