@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
 from oilnews import config
+from oilnews.config import environment
 from oilnews.extensions import distributed
 from oilnews.logs import install_masking
 from oilnews.middlewares import rendering
@@ -64,6 +66,7 @@ class SafetyAddon:
 
     def update_settings(self, settings: BaseSettings) -> None:
         install_masking()
+        environment.apply_environment(settings, os.environ)  # `scrapy crawl`, scrapyd jobs
         config.validate(settings)
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from scrapy.settings import BaseSettings
+from typing import TYPE_CHECKING, Any
 
 from oilnews.errors import ExitCode
 from oilnews.stats import ERROR_PREFIX, key
+
+if TYPE_CHECKING:  # pure: `oilnews runs` reads the statuses without Scrapy
+    from scrapy.settings import BaseSettings
 
 HEALTH_OK_KEY = key("health", "ok")
 

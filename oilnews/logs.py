@@ -7,17 +7,15 @@ tracebacks only where asked for, drops in one line.
   importing this module changes nothing.
 - `hide_tracebacks`: on a terminal at the default level a failure is one line; the traceback
   goes to `--log-file` or shows at `--log-level DEBUG`.
-- `OilnewsLogFormatter` (Scrapy's LOG_FORMATTER): a dropped item is logged as its reason and
-  URL, not the whole item.
+
+It imports no Scrapy: every command loads it, the read commands without Scrapy. Scrapy's
+LOG_FORMATTER is oilnews.extensions.log_formatter.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
-
-from scrapy.logformatter import LogFormatter, LogFormatterResult
 
 # The password runs to the *last* @ of the URL (greedy, then back to an @): one with an unescaped
 # @ or / in it is masked whole, not cut at its first @.
@@ -94,11 +92,3 @@ def hide_tracebacks(level: int | str) -> None:
         )
         if on_terminal and not isinstance(handler.formatter, _OneLineFormatter):
             handler.setFormatter(_OneLineFormatter(handler.formatter))
-
-
-class OilnewsLogFormatter(LogFormatter):
-    """Scrapy's messages, with a dropped item told by its reason and URL only."""
-
-    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any) -> LogFormatterResult:
-        result = super().dropped(item, exception, response, spider)
-        return {"level": result["level"], "msg": "Dropped: %(reason)s", "args": {"reason": str(exception)}}

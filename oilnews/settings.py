@@ -2,17 +2,17 @@
 
 Each OILNEWS_ setting is declared here once, with its default; its type is the default's
 type, and oilnews.config adds the ranges and formats it is checked against before a crawl.
-Secrets (database URL, Redis URL, scrapyd credentials) are read from the environment
-only; nothing here or in scrapy.cfg holds them. Every OILNEWS_ value can be overridden
-with `-s NAME=value` or the matching `oilnews crawl` option. Importing this module changes
-nothing: the add-ons (ADDONS) do the set-up when a crawler is built.
+Every OILNEWS_ setting can be set in the environment under its own name (the one home of
+that rule: oilnews.config.from_environment, applied by the CLI and the safety add-on), which is
+where secrets (database URL, Redis URL, scrapyd credentials) come from: nothing here or in
+scrapy.cfg holds them. `-s NAME=value` or the matching `oilnews crawl` option wins over both.
+Importing this module changes nothing and imports no Scrapy (the read commands load it): the
+add-ons (ADDONS) do the set-up when a crawler is built.
 """
 
 from __future__ import annotations
 
-import os
-
-import scrapy.settings.default_settings as _scrapy
+from typing import Any
 
 from oilnews.site import CHART_PATH, DEFAULT_SECTIONS, REAL_SITE_URL
 
@@ -26,7 +26,9 @@ ADDONS = {
     "oilnews.addons.RenderingAddon": 20,
     "oilnews.addons.DistributedAddon": 30,
 }
-LOG_FORMATTER = "oilnews.logs.OilnewsLogFormatter"  # a dropped item: its reason and URL, one line
+LOG_FORMATTER = (
+    "oilnews.extensions.log_formatter.OilnewsLogFormatter"  # a dropped item: its reason and URL, one line
+)
 
 # --- Scrapy: politeness for the real site (the spider relaxes these for a loopback replica) --
 USER_AGENT = "oilnews/0.1 (+https://github.com/oilnews/oilnews; news archive crawler)"
@@ -112,13 +114,27 @@ _not_loaded = frozenset(
         "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
     }
 )
-EXTENSIONS_BASE = {k: v for k, v in _scrapy.EXTENSIONS_BASE.items() if k not in _not_loaded}
-DOWNLOADER_MIDDLEWARES_BASE = {
-    k: v for k, v in _scrapy.DOWNLOADER_MIDDLEWARES_BASE.items() if k not in _not_loaded
-}
+_SCRAPY_BASES = ("EXTENSIONS_BASE", "DOWNLOADER_MIDDLEWARES_BASE")
+
+
+def __getattr__(name: str) -> Any:
+    # EXTENSIONS_BASE and DOWNLOADER_MIDDLEWARES_BASE: Scrapy's, less what is never loaded. Made
+    # when Scrapy reads them (Settings.setmodule walks dir() and getattr), so importing this
+    # module for its OILNEWS_ defaults (the read commands) imports no Scrapy (PEP 562).
+    if name in _SCRAPY_BASES:
+        import scrapy.settings.default_settings as scrapy_defaults
+
+        base: dict[str, int] = getattr(scrapy_defaults, name)
+        return {k: v for k, v in base.items() if k not in _not_loaded}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SCRAPY_BASES})
+
 
 # --- oilnews: where and what ----------------------------------------------------------------
-OILNEWS_SITE_URL = os.environ.get("OILNEWS_SITE_URL", REAL_SITE_URL)
+OILNEWS_SITE_URL = REAL_SITE_URL
 OILNEWS_SECTIONS = list(DEFAULT_SECTIONS)
 OILNEWS_USE_RSS = True
 OILNEWS_MAX_PAGES = 0  # listing pages per section; 0 = follow pagination to the end
@@ -132,13 +148,13 @@ OILNEWS_MAX_FOLLOW_PER_PAGE = 100  # new article requests one page may add (real
 OILNEWS_POLITE = "auto"  # auto: polite unless the site is a loopback replica; true/false
 
 # --- oilnews: storage ---------------------------------------------------------------------
-OILNEWS_DATABASE_URL = os.environ.get("OILNEWS_DATABASE_URL", "sqlite:///oilnews.db")
+OILNEWS_DATABASE_URL = "sqlite:///oilnews.db"
 OILNEWS_DB_AUTO_MIGRATE = True
 OILNEWS_DB_BATCH_SIZE = 250  # measured best for PostgreSQL here (100: 3k rows/s, 250: 11k, 1000: 7k)
 OILNEWS_DB_RETRIES = 5
 OILNEWS_DB_RETRY_BACKOFF = 0.5  # seconds, doubled per attempt
 OILNEWS_DB_FLUSH_SECONDS = 0.0  # > 0: a part-filled batch is written this often too (watch: 2)
-OILNEWS_SPOOL_DIR = os.environ.get("OILNEWS_SPOOL_DIR", "spool")
+OILNEWS_SPOOL_DIR = "spool"
 
 # --- oilnews: item handling -----------------------------------------------------------------
 OILNEWS_REQUIRED_FIELDS = ["url", "title", "body", "published_at"]
@@ -148,12 +164,10 @@ OILNEWS_DEDUPE_ACROSS_RUNS = True
 OILNEWS_PROGRESS_INTERVAL = 0.0  # seconds between progress lines on stderr; 0 = off
 
 # --- oilnews: being told (oilnews.extensions.alerts); off unless set, from the environment ----------
-OILNEWS_ALERT_WEBHOOK = os.environ.get("OILNEWS_ALERT_WEBHOOK", "")  # JSON POST, Slack-compatible `text`
-OILNEWS_ALERT_EMAIL_TO = os.environ.get(
-    "OILNEWS_ALERT_EMAIL_TO", ""
-)  # comma-separated; SMTP from OILNEWS_SMTP_*
+OILNEWS_ALERT_WEBHOOK = ""  # JSON POST, Slack-compatible `text`
+OILNEWS_ALERT_EMAIL_TO = ""  # comma-separated; SMTP from OILNEWS_SMTP_*
 OILNEWS_ALERT_TIMEOUT = 10.0  # seconds one delivery may take: an alert never holds up the exit for long
-OILNEWS_METRICS_FILE = os.environ.get("OILNEWS_METRICS_FILE", "")  # Prometheus textfile, after every run
+OILNEWS_METRICS_FILE = ""  # Prometheus textfile, after every run
 
 # --- oilnews: health checks (evaluated at the end of every run) -----------------------------
 OILNEWS_RECORD_RUNS = True
@@ -174,9 +188,7 @@ OILNEWS_SITEMAP_LOOKBACK_MONTHS = 2  # monthly sitemaps read by every run (edits
 OILNEWS_RUN_STALE_HOURS = 6.0  # a 'running' crawl_runs row older than this was killed
 
 # --- oilnews: the whole archive in slices (oilnews.extensions.backfill); off unless a month is given ----
-OILNEWS_BACKFILL_SINCE = os.environ.get(
-    "OILNEWS_BACKFILL_SINCE", ""
-)  # (env) "2011-01": every run also works on the archive from this month
+OILNEWS_BACKFILL_SINCE = ""  # (env) "2011-01": every run also works on the archive from this month
 OILNEWS_BACKFILL_BUDGET_MINUTES = 20.0  # ... for at most this long, after the fresh news
 
 # --- oilnews: watch mode (`oilnews watch`, the `watch` spider; policy in oilnews.spiders.watch_policy) --------
@@ -193,9 +205,9 @@ OILNEWS_WATCH_HEARTBEAT_SECONDS = 0.0
 OILNEWS_WATCH_ALERT_AFTER_MINUTES = 10.0  # an outage (every poll failing, or writes spooled) this long alerts
 
 # --- oilnews: distributed mode (scrapy-redis); off unless OILNEWS_REDIS_URL is set -----------
-OILNEWS_REDIS_URL = os.environ.get("OILNEWS_REDIS_URL", "")
+OILNEWS_REDIS_URL = ""
 # Empty: a starting worker joins the run in progress (a peer alive) or starts a new one.
-OILNEWS_REDIS_GENERATION = os.environ.get("OILNEWS_REDIS_GENERATION", "")  # names a run explicitly
+OILNEWS_REDIS_GENERATION = ""  # names a run explicitly
 OILNEWS_REDIS_KEY_TTL_HOURS = 24.0  # a run's queue and fingerprints expire after this
 OILNEWS_REDIS_IDLE_GRACE = 15.0  # seconds a silent peer still counts as alive (joins, keeps open)
 OILNEWS_REDIS_PREFIX = ""  # written by the distributed add-on: this run's Redis key prefix
@@ -203,7 +215,7 @@ OILNEWS_REDIS_PREFIX = ""  # written by the distributed add-on: this run's Redis
 # --- oilnews: browser rendering (scrapy-playwright, Debian's Chromium) -----------------------
 OILNEWS_RENDER = True  # false: never render, nothing of Playwright is loaded
 OILNEWS_RENDER_AVAILABLE = False  # written by the rendering add-on: a browser can be used
-OILNEWS_CHROMIUM_PATH = os.environ.get("OILNEWS_CHROMIUM_PATH", "")  # default /usr/bin/chromium
+OILNEWS_CHROMIUM_PATH = ""  # default /usr/bin/chromium
 OILNEWS_RENDER_ALWAYS = False  # true: every article page through the browser (a JS-only site)
 OILNEWS_RENDER_MAX_CONTEXTS = 1
 OILNEWS_RENDER_MAX_PAGES = 4  # pages open at once in the browser context

@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from oilnews.cli.crawl import crawl_argv
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("OILNEWS_SHARED_DIR", ROOT.parent / "shared"))
+SHARED = Path(os.environ.get("OILNEWS_TEST_SHARED_DIR", ROOT.parent / "shared"))
 SHARED_PAGES = SHARED / "oilprice-pages"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() == "true"

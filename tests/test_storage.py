@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -11,6 +16,7 @@ from oilnews.storage.database import Database
 from oilnews.storage.engine import normalize_database_url
 from oilnews.storage.models import Base
 from oilnews.storage.search import is_index_object
+from tests.helpers import ROOT
 
 
 def test_migrations_match_models(database_url: str) -> None:
@@ -207,3 +213,39 @@ def test_a_read_commands_statement_ends_at_its_timeout(
     finally:
         reader.dispose()
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize(("number", "code"), [(15, 143), (2, 130)])
+def test_a_read_commands_sqlite_statement_stops_at_sigterm_and_ctrl_c(
+    number: int, code: int, tmp_path: Path
+) -> None:
+    """SQLite runs a statement in C: without the read engine's signal check a SIGTERM waits for
+    the statement (this one counts to 10^10: minutes). With it the statement ends at once and the
+    CLI's exit is the signal's."""
+    program = (
+        "import signal, sys\n"
+        "from oilnews import cli\n"
+        "from oilnews.storage.engine import create_db_engine\n"
+        "signal.signal(signal.SIGTERM, cli._terminated)\n"
+        "signal.signal(signal.SIGINT, cli._terminated)\n"
+        f"engine = create_db_engine('sqlite:///{tmp_path}/x.db', create_dirs=False)\n"
+        "with engine.connect() as conn:\n"
+        "    print('running', flush=True)\n"
+        "    try:\n"
+        "        conn.exec_driver_sql('with recursive n(i) as (select 1 union all select i + 1 from n '\n"
+        "                             'where i < 10000000000) select count(*) from n').all()\n"
+        "    except Exception:\n"
+        "        sys.exit(cli._stopped_code())\n"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    ) as process:
+        assert process.stdout is not None and process.stdout.readline() == "running\n"
+        time.sleep(0.3)  # into the statement
+        stopped = time.monotonic()
+        process.send_signal(number)
+        try:
+            assert process.wait(timeout=10) == code
+        finally:
+            process.kill()
+        assert time.monotonic() - stopped < 3

@@ -85,6 +85,7 @@ def settings_of(args: argparse.Namespace) -> Any:
     from scrapy.utils.project import get_project_settings
 
     from oilnews.config import SPIDER_ARGUMENTS, apply_spider_arguments, parse_assignment
+    from oilnews.config.environment import apply_environment
 
     try:
         settings = get_project_settings()
@@ -93,6 +94,7 @@ def settings_of(args: argparse.Namespace) -> Any:
             f"cannot read {error.filename or 'scrapy.cfg'}: {error.strerror}; run oilnews from a "
             "directory this user may read (cd /opt/oilnews, or the checkout)"
         ) from None
+    apply_environment(settings, os.environ)
     options = {name: getattr(args, name, None) for name in SPIDER_ARGUMENTS}
     options["full"] = True if options.get("full") else None
     apply_spider_arguments(settings, {k: v for k, v in options.items() if v is not None})
@@ -109,13 +111,25 @@ def settings_of(args: argparse.Namespace) -> Any:
     return settings
 
 
+def setting_of(args: argparse.Namespace, name: str) -> Any:
+    """One OILNEWS_ setting of a command that builds no crawler (runs, export, search, show,
+    report, status, spool), without Scrapy: `--db` for the database URL, else the environment,
+    else settings.py (the same order as a crawl's; the environment is checked as for a crawl)."""
+    from oilnews.config.environment import declared, from_environment
+
+    environment = from_environment(os.environ)
+    if name == "OILNEWS_DATABASE_URL" and getattr(args, "db", None):
+        return args.db
+    return environment.get(name, declared()[name])
+
+
 @contextmanager
 def reading(args: argparse.Namespace) -> Iterator[Any]:
     """The database of a read command (runs, export, search, show, report, status): it must
     exist and be at the current schema; nothing is created or migrated."""
     from oilnews.storage.database import open_for_reading
 
-    database = open_for_reading(settings_of(args).get("OILNEWS_DATABASE_URL"))
+    database = open_for_reading(setting_of(args, "OILNEWS_DATABASE_URL"))
     try:
         yield database
     finally:
@@ -179,8 +193,18 @@ def _version() -> str:
         return "(not installed)"
 
 
+_signalled: list[int] = []  # the signals a read command was stopped by
+
+
 def _terminated(number: int, _frame: object) -> None:
+    _signalled.append(number)
     raise SystemExit(128 + number)
+
+
+def _stopped_code() -> int | None:
+    """128 + the signal, when the error being handled is what a signal's exit turned into: raised
+    inside SQLite's progress callback it aborts the statement (OperationalError: interrupted)."""
+    return 128 + _signalled[-1] if _signalled else None
 
 
 def _debugging(args: argparse.Namespace | None) -> bool:
@@ -199,9 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as done:  # --help, --version: argparse printed them
             return int(done.code or 0) if isinstance(done.code, int | None) else int(ExitCode.USAGE)
         if argv is None and args.command not in ("crawl", "watch"):
-            # SIGTERM as an exception, so a file being written is removed, not left half-done
-            # (a crawl's signals are Scrapy's: it stops cleanly on them).
+            # SIGTERM and SIGINT as an exit, so a file being written is removed, not left
+            # half-done, and a SQLite statement stops (a crawl's signals are Scrapy's).
             signal.signal(signal.SIGTERM, _terminated)
+            signal.signal(signal.SIGINT, _terminated)
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
@@ -212,11 +237,15 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return int(ExitCode.OK)
     except OilnewsError as error:
+        if _stopped_code() is not None:
+            return _stopped_code() or 0
         print(f"oilnews: error: {first_line(error)}", file=sys.stderr)
         if _debugging(args):
             traceback.print_exc()
         return int(error.exit_code)
     except Exception as error:  # a bug: one line, the traceback only when asked for
+        if _stopped_code() is not None:
+            return _stopped_code() or 0
         print(
             f"oilnews: internal error: {type(error).__name__}: {first_line(error)} "
             "(OILNEWS_DEBUG=1 shows the traceback; please report it)",

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from oilnews.cli import add_db, settings_of
+from oilnews.cli import add_db, setting_of, settings_of
 from oilnews.errors import ExitCode
 
 
@@ -34,9 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _spool_dir(args: argparse.Namespace) -> Path:
-    from oilnews import settings
-
-    return Path(args.dir or settings.OILNEWS_SPOOL_DIR)  # its default, from the environment
+    return Path(args.dir or setting_of(args, "OILNEWS_SPOOL_DIR"))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ start_checked, finished_code): a mistake is refused with the same code either wa
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -23,12 +24,14 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         from oilnews.cli.crawl import finished_code, start_checked
         from oilnews.config import apply_spider_arguments
+        from oilnews.config.environment import apply_environment
 
         if len(args) != 1:
             raise ScrapyUsageError("run exactly one spider: scrapy crawl news")
         assert self.crawler_process
         crawler = self.crawler_process.create_crawler(args[0])
         try:
+            apply_environment(crawler.settings, os.environ)
             apply_spider_arguments(crawler.settings, opts.spargs)
             start_checked(crawler.settings, args[0])
             self.crawler_process.crawl(crawler, **opts.spargs)

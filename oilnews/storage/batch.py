@@ -3,11 +3,11 @@ when it has to wait on disk (the spool)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any
 
-from itemadapter import ItemAdapter
 from sqlalchemy import Connection
 
 from oilnews.dates import json_value
@@ -55,7 +55,7 @@ class Batch:
             ]
             self.articles.append(row)
         elif isinstance(item, PriceQuoteItem):
-            self.quotes.append(ItemAdapter(item).asdict())
+            self.quotes.append(dataclasses.asdict(item))  # flat: no links to copy
         elif isinstance(item, AliasItem):
             self.aliases.append({"url": item.url, "alias": item.alias})
         else:

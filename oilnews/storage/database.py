@@ -15,10 +15,8 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from scrapy import signals
-from scrapy.crawler import Crawler
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
@@ -33,6 +31,9 @@ from oilnews.storage.engine import (
     with_retries,
 )
 from oilnews.storage.schema import declared_head, head_revision, migrate, newer_schema, schema_revision
+
+if TYPE_CHECKING:  # the read commands build a Database without Scrapy
+    from scrapy.crawler import Crawler
 
 T = TypeVar("T")
 
@@ -68,6 +69,8 @@ class Database:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Database:
+        from scrapy import signals
+
         settings = crawler.settings
         database = cls(
             settings.get("OILNEWS_DATABASE_URL"),

@@ -12,7 +12,7 @@ import pytest
 
 from oilnews.errors import ExitCode
 from oilnews.replica.faults import CURLY_TITLE_PREFIX, Fault
-from oilnews.replica.server import ReplicaServer
+from oilnews.replica.server import RSS_PATH, ReplicaServer
 from tests.helpers import ROOT, crawl, held_port, oilnews_main, query, run_oilnews, runs
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -47,6 +47,11 @@ def test_readme_exit_code_table_is_the_enum() -> None:
         (["--log-level", "LOUD"], "argument --log-level: invalid choice"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["-s", "LOG_LEVEL=NOPE"], "LOG_LEVEL=NOPE: expected one of critical"),
+        (
+            ["-s", "CONCURENT_REQUESTS=4"],
+            "unknown setting CONCURENT_REQUESTS; did you mean CONCURRENT_REQUESTS?",
+        ),
+        (["-s", "RETRY_TIMEZ=4"], "unknown setting RETRY_TIMEZ; did you mean RETRY_TIMES?"),
     ],
 )
 def test_usage_errors_exit_64(arguments: list[str], says: str, sqlite_url: str, tmp_path: Path) -> None:
@@ -158,6 +163,90 @@ def test_read_commands_create_nothing(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.DATABASE
     assert f"no database at {missing}" in one_error_line(result.stderr)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("environment", "says"),
+    [
+        (
+            {"OILNEWS_DATABSE_URL": "sqlite:///x.db"},
+            "unknown environment variable OILNEWS_DATABSE_URL; did you mean OILNEWS_DATABASE_URL?",
+        ),
+        (
+            {"OILNEWS_MAX_PAGE": "2"},
+            "unknown environment variable OILNEWS_MAX_PAGE; did you mean OILNEWS_MAX_PAGES?",
+        ),
+        ({"OILNEWS_SMTP_PORT": "smtp"}, "OILNEWS_SMTP_PORT=smtp: expected a whole number from 1 to 65535"),
+    ],
+)
+@pytest.mark.parametrize("command", [["crawl", "--site", "http://127.0.0.1:9"], ["runs"], ["spool"]])
+def test_the_environment_is_checked_as_settings_are(
+    environment: dict[str, str], says: str, command: list[str], sqlite_url: str, tmp_path: Path
+) -> None:
+    """A typo in /etc/oilnews/env is an error naming the closest variable, for every command
+    that reads the environment; so is a bad value of a variable read outside the settings."""
+    database = [] if command == ["spool"] else ["--db", sqlite_url]
+    result = oilnews_main(*command, *database, env=environment, cwd=tmp_path)
+    assert result.returncode == ExitCode.USAGE
+    assert says in one_error_line(result.stderr)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_bad_value_in_the_environment_is_refused_at_the_crawls_start(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    result = oilnews_main(
+        "crawl",
+        "--site",
+        "http://127.0.0.1:9",
+        "--db",
+        sqlite_url,
+        env={"OILNEWS_MAX_PAGES": "two"},
+        cwd=tmp_path,
+    )
+    assert result.returncode == ExitCode.USAGE
+    assert "OILNEWS_MAX_PAGES=two: expected a whole number" in one_error_line(result.stderr)
+
+
+def test_every_setting_can_come_from_the_environment(sqlite_url: str) -> None:
+    """OILNEWS_MAX_PAGES and OILNEWS_USE_RSS from the environment are the crawl's; an option wins
+    over the environment (OILNEWS_MAX_HOPS=5 there, --max-hops 0 given)."""
+    with ReplicaServer(200) as site:
+        result = run_oilnews(
+            "crawl",
+            "--site",
+            site.url,
+            "--db",
+            sqlite_url,
+            "--max-hops",
+            "0",
+            env={"OILNEWS_MAX_PAGES": "1", "OILNEWS_USE_RSS": "false", "OILNEWS_MAX_HOPS": "5"},
+        )
+        hits = dict(site.hits)
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert hits and not [path for path in hits if "/Page-2" in path], "OILNEWS_MAX_PAGES=1 was ignored"
+    assert RSS_PATH not in hits, "OILNEWS_USE_RSS=false from the environment was ignored"
+    stored = query(sqlite_url, "select count(*) from articles")[0][0]
+    assert 0 < stored < 200, "--max-hops 0 did not win over OILNEWS_MAX_HOPS=5"
+
+
+def test_read_commands_import_neither_scrapy_nor_twisted(sqlite_url: str) -> None:
+    """`runs`, `status`, `export`, `search`, `show`, `report`, `spool` and `--help` start without
+    Scrapy or Twisted (a read command costs what SQLAlchemy costs to import)."""
+    assert oilnews_main("db", "upgrade", "--db", sqlite_url).returncode == 0
+    code = (
+        "import sys\n"
+        "from oilnews.cli import main\n"
+        f"db = {sqlite_url!r}\n"
+        "for argv in (['runs', '--db', db], ['status', '--db', db], ['export', '--db', db, '--out', '-'],\n"
+        "             ['search', 'oil', '--db', db], ['show', '1', '--db', db], ['spool'],\n"
+        "             ['report', '--db', db, '--out', '/dev/null']):\n"
+        "    print(argv[0], main(argv), file=sys.stderr)\n"
+        "print('loaded', sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted')), file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert "runs 0" in out.stderr and "report 0" in out.stderr, out.stderr
+    assert out.stderr.splitlines()[-1] == "loaded []", out.stderr
 
 
 def test_deleted_articles_are_not_errors(sqlite_url: str, tmp_path: Path) -> None:

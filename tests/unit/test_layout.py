@@ -60,7 +60,7 @@ def test_a_top_level_module_is_loaded_by_scrapy_or_imports_no_crawler(path: Path
 
 
 def test_the_rule_sees_what_scrapy_loads() -> None:
-    assert {"settings", "addons", "logs", "seen"} <= loaded_by_name()
+    assert {"settings", "addons", "seen"} <= loaded_by_name()
     assert imports_crawler(PACKAGE / "extensions" / "health.py")
 
 

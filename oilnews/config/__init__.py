@@ -1,8 +1,8 @@
 """Checking settings before a crawl starts, and the spider arguments that set them.
 
 Every `OILNEWS_` setting is declared once, with its default, in `oilnews/settings.py`; its type
-is its default's type. This module adds only what a default cannot say: ranges, choices and
-formats. `validate()` runs before anything is downloaded (the CLI, `scrapy crawl`, scrapyd jobs
+is its default's type. This package adds only what a default cannot say: ranges and types here,
+the forms of text values in `formats`, what the environment may set in `environment`. `validate()` runs before anything is downloaded (the CLI, `scrapy crawl`, scrapyd jobs
 and the add-on all call it) and raises UsageError with one line naming the setting, the bad
 value and what is accepted.
 """
@@ -10,14 +10,17 @@ value and what is accepted.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-from scrapy.settings import BaseSettings
-
+from oilnews.config.environment import declared
+from oilnews.config.formats import FORMATS
 from oilnews.errors import UsageError
+
+if TYPE_CHECKING:  # the read commands use this module without Scrapy
+    from scrapy.settings import BaseSettings
 
 # Spider arguments (`scrapy crawl news -a since=2024-01`, scrapyd's schedule.json, the
 # `oilnews crawl` options of the same names) and the settings they set.
@@ -81,77 +84,25 @@ SCRAPY_TYPES: dict[str, type] = {
     "CLOSESPIDER_ERRORCOUNT": int,
     "DEPTH_LIMIT": int,
 }
-LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
-POLITE_CHOICES = ("auto", "true", "false")
+# Settings of the plugins oilnews runs with (scrapy-playwright, scrapy-redis), which Scrapy's
+# defaults do not list: a `-s` name with one of these prefixes is theirs to judge.
+_PLUGIN_PREFIXES = ("PLAYWRIGHT_", "REDIS_", "SCHEDULER_")
+_CMDLINE = 40  # scrapy.settings.SETTINGS_PRIORITIES["cmdline"]: a `-s` pair or a command option
 
 
-def _site_url(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "an http(s) URL such as https://oilprice.com or http://127.0.0.1:8900"
-    try:
-        parts.port  # noqa: B018 - raises on a port out of range
-    except ValueError:
-        return "an http(s) URL with a valid port"
-    return None
+@functools.cache
+def scrapy_names() -> list[str]:
+    """Every setting Scrapy or this project declares."""
+    import scrapy.settings.default_settings as scrapy_defaults
 
-
-def _since(value: str) -> str | None:
-    if not value:
-        return None
-    from oilnews.dates import parse_user_instant
-
-    try:
-        parse_user_instant(value)
-    except ValueError:
-        return "a date: YYYY-MM, YYYY-MM-DD or ISO 8601 (e.g. 2024-01)"
-    return None
-
-
-def _choice(choices: Iterable[str]) -> Callable[[str], str | None]:
-    options = tuple(choices)
-
-    def check(value: str) -> str | None:
-        return None if str(value).lower() in options else "one of " + ", ".join(options)
-
-    return check
-
-
-def _redis_url(value: str) -> str | None:
-    if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
-        return "empty, or a Redis URL such as redis://127.0.0.1:6379/0"
-    return None
-
-
-def _path(value: str) -> str | None:
-    return None if not value or value.startswith("/") else "empty, or a path starting with / on the site"
-
-
-def _sections(value: Any) -> str | None:
-    items = value.split(",") if isinstance(value, str) else list(value or ())
-    if not [s for s in items if str(s).strip()]:
-        return "at least one section path, e.g. Energy/Crude-Oil"
-    return None
-
-
-# Formats of text settings.
-FORMATS: dict[str, Callable[[Any], str | None]] = {
-    "OILNEWS_SITE_URL": _site_url,
-    "OILNEWS_SINCE": _since,
-    "OILNEWS_BACKFILL_SINCE": _since,
-    "OILNEWS_POLITE": _choice(POLITE_CHOICES),
-    "OILNEWS_REDIS_URL": _redis_url,
-    "OILNEWS_CHART_PATH": _path,
-    "OILNEWS_SECTIONS": _sections,
-    "LOG_LEVEL": _choice(level.lower() for level in LOG_LEVELS),
-}
-
-
-def declared() -> dict[str, Any]:
-    """Every OILNEWS_ setting with its default, from the settings module."""
     from oilnews import settings as module
 
-    return {name: getattr(module, name) for name in dir(module) if name.startswith("OILNEWS_")}
+    return sorted({n for n in dir(scrapy_defaults) if n.isupper()} | {n for n in dir(module) if n.isupper()})
+
+
+def _known_elsewhere(name: str) -> bool:
+    """A `-s` name that is not ours: known when Scrapy declares it or a plugin's prefix is its."""
+    return name.startswith("OILNEWS_") or name.startswith(_PLUGIN_PREFIXES) or name in scrapy_names()
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -197,6 +148,10 @@ def validate(settings: BaseSettings) -> None:
         if name.startswith("OILNEWS_") and name not in defaults:
             close = difflib.get_close_matches(name, list(defaults), n=1)
             hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in README.md"
+            raise UsageError(f"unknown setting {name}{hint}")
+        if settings.getpriority(name) == _CMDLINE and not _known_elsewhere(name):
+            close = difflib.get_close_matches(name, [*scrapy_names(), *defaults], n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; see Scrapy's settings reference"
             raise UsageError(f"unknown setting {name}{hint}")
     for name in sorted({*defaults, *SCRAPY_TYPES, *FORMATS}):
         raw = settings.get(name)
