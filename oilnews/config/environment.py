@@ -21,6 +21,7 @@ def declared() -> dict[str, Any]:
 
     return {name: getattr(module, name) for name in dir(module) if name.startswith("OILNEWS_")}
 
+
 # Variables read from the environment by what uses them rather than through settings: the
 # e-mail delivery, the cron wrapper (deploy/cron/oilnews-cron), the CLI's traceback switch. Each
 # with the check of its value (None: any text).

@@ -10,7 +10,6 @@ above a body hit.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, bindparam, func, literal_column, select, text
 from sqlalchemy.sql.elements import ColumnClause
 
 from oilnews.dates import json_value
+from oilnews.storage import search_query
 from oilnews.storage.models import articles_table
 from oilnews.storage.selection import Selection
 
@@ -74,7 +74,6 @@ def is_index_object(name: str | None) -> bool:
     return bool(name) and (name in INDEX_OBJECTS or str(name).startswith(INDEX_TABLE_PREFIX))
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 # A query's bounds: the snippet and headline functions grow with the square of its words.
 MAX_QUERY_CHARS = 500
 MAX_QUERY_TERMS = 16
@@ -88,26 +87,25 @@ def query_problem(query: str) -> str | None:
         return "they are not valid UTF-8 text"
     if len(query) > MAX_QUERY_CHARS:
         return f"{len(query)} characters, at most {MAX_QUERY_CHARS}"
-    terms = {word.lower() for word in _WORD.findall(query)}
-    if not terms:
-        return "give at least one word"
+    try:
+        terms = search_query.parse(query).words()
+    except search_query.SearchSyntaxError as error:
+        return str(error)
     if len(terms) > MAX_QUERY_TERMS:
         return f"{len(terms)} different words, at most {MAX_QUERY_TERMS}"
     return None
 
 
 def fts5_query(query: str) -> str:
-    """A user's words as an FTS5 query that cannot be a syntax error: every word quoted,
-    all of them required (as PostgreSQL's websearch_to_tsquery does without operators)."""
-    words = dict.fromkeys(word.lower() for word in _WORD.findall(query))  # a word once
-    return " ".join(f'"{word}"' for word in words)
+    """A person's query (oilnews.storage.search_query's syntax) as an FTS5 query."""
+    return search_query.to_fts5(search_query.parse(query))
 
 
 def postgres_match(query: str) -> tuple[Any, Any]:
     """(the stored tsvector, the user's words as a tsquery) on PostgreSQL: `vector @@ tsquery`
     is the match, for `search` and for the --query filter of oilnews.storage.selection."""
-    return literal_column("articles.search_vector"), func.websearch_to_tsquery(
-        _english(), bindparam("query", query)
+    return literal_column("articles.search_vector"), func.to_tsquery(
+        _english(), bindparam("query", search_query.to_tsquery(search_query.parse(query)))
     )
 
 
@@ -136,10 +134,8 @@ class Hit:
 
 
 def search(conn: Connection, query: str, selection: Selection, limit: int = 20) -> list[Hit]:
-    """The stored articles matching `query` (all its words), best first."""
+    """The stored articles matching `query` (search_query's syntax; query_problem first), best first."""
     a = articles_table
-    if not _WORD.search(query):
-        return []
     columns = (a.c.id, a.c.url, a.c.title, a.c.published_at, a.c.section)
     if conn.dialect.name == "sqlite":
         rank: ColumnClause[Any] = literal_column(

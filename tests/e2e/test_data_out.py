@@ -243,6 +243,27 @@ def test_search_ranks(crawled: tuple[str, ReplicaServer]) -> None:
     assert all("[" in h["snippet"] and "]" in h["snippet"] for h in hits)
 
 
+def test_search_syntax_means_what_readme_says(crawled: tuple[str, ReplicaServer]) -> None:
+    """OR, -word, NOT, "phrases" and prefix* give the same sets on SQLite and PostgreSQL: the
+    sets are checked against each other and against the replica's own titles."""
+    db, site = crawled
+
+    def found(words: str) -> set[str]:
+        return set(_search_urls(db, words, "--limit", "1000"))
+
+    oil, gas, both = found("oil"), found("gas"), found("oil gas")
+    assert oil and gas and both and both == oil & gas and oil != gas
+    assert found("oil OR gas") == oil | gas == found("gas or oil")
+    assert found("oil -gas") == oil - gas == found("oil NOT gas")
+    assert found("oil OR gas -oil") == (gas - oil) | oil  # OR binds loosest: oil OR (gas -oil)
+    target = site.state.catalogue.article(7)
+    first, second = target.title.split()[:2]
+    phrase = found(f'"{first} {second}"')
+    assert site.url + target.path in phrase and phrase <= found(f"{first} {second}")
+    prefixed = found(f"{first[:4]}*")
+    assert found(first) <= prefixed and site.url + target.path in prefixed
+
+
 def test_search_follows_edits(recrawled: Recrawl) -> None:
     """An edited article is found by its new words and no longer by the ones the edit removed."""
     db, site = recrawled.db, recrawled.site
@@ -387,6 +408,11 @@ def test_a_terminal_gets_a_progress_bar(crawled: tuple[str, ReplicaServer], tmp_
         (["oil", "--limit", "many"], "'many' is not a whole number"),
         (["crude \udcff oil"], "not valid UTF-8"),  # a byte that is no UTF-8, as Python passes it on
         (["?!"], "give at least one word"),
+        (['"crude oil'], 'a " without its closing "'),
+        (["oil OR"], "OR needs words on both sides"),
+        (["OR gas"], "OR needs words on both sides"),
+        (["-gas NOT oil"], "only excluded words"),
+        (["oil NOT"], "NOT needs a word after it"),
     ],
 )
 def test_search_words_are_bounded(
