@@ -7,6 +7,7 @@ spider expects to find (see ../shared/oilprice-markup.md §6).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 REAL_SITE_URL = "https://oilprice.com"
 REAL_SITE_HOSTS = frozenset({"oilprice.com", "www.oilprice.com"})
@@ -80,3 +81,28 @@ def section_of_path(path: str) -> str | None:
     """`/Energy/Crude-Oil/slug.html` -> `Energy/Crude-Oil`."""
     parts = [p for p in path.split("/") if p]
     return "/".join(parts[:-1]) or None
+
+
+def reachable(site_url: str, timeout: float = 15) -> str | None:
+    """None when the site answers at all (any HTTP status), else the reason it does not: the
+    probe before a crawl. A redirect is followed on the crawl's own site only (the scope rule of
+    every fetch): one to another host, port or scheme is not, and its 3xx shows the site is up."""
+    import urllib.error
+    import urllib.request  # here: this module is imported by every command, the probe by crawls
+
+    from oilnews.urls import same_origin
+
+    class SiteOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            if not same_origin(newurl, site_url):
+                return None  # urllib then raises HTTPError with the 3xx: an answer
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    opener = urllib.request.build_opener(SiteOnlyRedirects())
+    try:
+        with opener.open(site_url.rstrip("/") + "/robots.txt", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        return str(getattr(error, "reason", error))

@@ -58,10 +58,12 @@ def add_db(parser: argparse.ArgumentParser) -> None:
 
 def add_filters(parser: argparse.ArgumentParser) -> None:
     """The article filters of the read commands that select articles (export, search)."""
-    parser.add_argument("--since", help="published at or after (YYYY-MM[-DD] or ISO 8601, UTC)")
-    parser.add_argument("--until", help="published before (YYYY-MM[-DD] or ISO 8601, UTC)")
-    parser.add_argument("--section", help="a section and those below it, e.g. Energy or Energy/Crude-Oil")
-    parser.add_argument("--author", help="one of the article's authors (case-insensitive)")
+    parser.add_argument("--since", help="published at or after (YYYY-MM[-DD] or ISO 8601, UTC; default: any)")
+    parser.add_argument("--until", help="published before (YYYY-MM[-DD] or ISO 8601, UTC; default: any)")
+    parser.add_argument(
+        "--section", help="a section and those below it, e.g. Energy or Energy/Crude-Oil (default: all)"
+    )
+    parser.add_argument("--author", help="one of the article's authors, case-insensitive (default: all)")
 
 
 def bounded_int(low: int, high: int) -> Any:

@@ -11,8 +11,6 @@ import argparse
 import logging
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,25 +50,53 @@ def add_run_options(parser: argparse.ArgumentParser, progress: float) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress or summary lines")
     parser.add_argument(
-        "--log-level", type=str.upper, choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+        "--log-level",
+        type=str.upper,
+        choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"),
+        help="(default: INFO; DEBUG also shows tracebacks)",
     )
-    parser.add_argument("--log-file", help="full log (with tracebacks) here instead of stderr")
     parser.add_argument(
-        "-s", "--set", action="append", metavar="NAME=VALUE", help="any Scrapy/oilnews setting"
+        "--log-file", help="full log (with tracebacks) here instead of stderr (default: stderr)"
+    )
+    parser.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="any Scrapy/oilnews setting, again for more (default: settings.py, then the environment)",
     )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", help="site to crawl (default: $OILNEWS_SITE_URL or https://oilprice.com)")
     add_db(parser)
-    parser.add_argument("--max-pages", type=int, help="listing pages per section (0: all)")
-    parser.add_argument("--since", help="YYYY-MM[-DD]: stop at older listings; walk sitemaps from then")
+    from oilnews import settings as defaults
+
+    parser.add_argument(
+        "--max-pages",
+        type=int,
+        help=f"listing pages per section, 0: all (default: {defaults.OILNEWS_MAX_PAGES})",
+    )
+    parser.add_argument(
+        "--since",
+        help="YYYY-MM[-DD]: stop at older listings; walk sitemaps from then (default: none, "
+        "the listings to their end)",
+    )
     parser.add_argument(
         "--backfill-since",
-        help="YYYY-MM: after the fresh news, spend up to OILNEWS_BACKFILL_BUDGET_MINUTES on the archive from then",
+        help="YYYY-MM: after the fresh news, spend up to OILNEWS_BACKFILL_BUDGET_MINUTES on the archive "
+        "from then (default: no backfill)",
     )
-    parser.add_argument("--max-hops", type=int, help="sidebar/related link hops to follow")
-    parser.add_argument("--sections", help="comma-separated section paths, e.g. Energy/Crude-Oil")
+    parser.add_argument(
+        "--max-hops",
+        type=int,
+        help=f"sidebar/related link hops to follow (default: {defaults.OILNEWS_MAX_HOPS})",
+    )
+    parser.add_argument(
+        "--sections",
+        help="comma-separated section paths, e.g. Energy/Crude-Oil (default: Latest Energy News and "
+        "the editorial sections, README)",
+    )
     parser.add_argument(
         "--full", action="store_true", help="download everything again, ignore what is stored"
     )
@@ -80,33 +106,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return run_spider(args, "news")
-
-
-class _SiteOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect on the crawl's own site only (the scope rule of every fetch): one to
-    another host, port or scheme is not followed, and its 3xx answer shows the site is up."""
-
-    def __init__(self, site_url: str) -> None:
-        self.site_url = site_url
-
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        from oilnews.urls import same_origin
-
-        if not same_origin(newurl, self.site_url):
-            return None  # urllib then raises HTTPError with the 3xx: an answer
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def reachable(site_url: str, timeout: float = 15) -> str | None:
-    """None when the site answers at all (any HTTP status), else the reason it does not."""
-    opener = urllib.request.build_opener(_SiteOnlyRedirects(site_url))
-    try:
-        with opener.open(site_url.rstrip("/") + "/robots.txt", timeout=timeout):
-            return None
-    except urllib.error.HTTPError:
-        return None
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        return str(getattr(error, "reason", error))
 
 
 def check_before_crawl(settings: Any) -> None:
@@ -122,6 +121,8 @@ def check_before_crawl(settings: Any) -> None:
     if not fresh:
         _check_writable(settings)  # a database we could never write to: exit 3 before any request
     site = settings.get("OILNEWS_SITE_URL")
+    from oilnews.site import reachable
+
     reason = reachable(site)
     if reason is not None:
         raise SiteUnreachable(f"cannot reach {site}: {reason} (is the URL right, and the site up?)")

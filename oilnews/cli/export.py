@@ -48,6 +48,31 @@ class ExportResult:
 
 
 # --- bookmark -------------------------------------------------------------------------------
+# A bookmark is a high-water mark: the newest change exported, and which articles of the overlap
+# before it were exported (so a late commit there is taken, the rest not twice). Those are kept
+# as id ranges per changed_at: a batch's articles share one changed_at and mostly run in id
+# order, so a crawl of 5,000 articles is 21 entries, not 5,000 pairs.
+def _ranges(ids: list[int]) -> list[list[int]]:
+    ranges: list[list[int]] = []
+    for article_id in sorted(set(ids)):
+        if ranges and article_id == ranges[-1][1] + 1:
+            ranges[-1][1] = article_id
+        else:
+            ranges.append([article_id, article_id])
+    return ranges
+
+
+def _pairs(recent: Any) -> set[tuple[int, str]]:
+    if isinstance(recent, list):  # the format before ranges: [[id, changed_at], ...]
+        return {(int(i), str(t)) for i, t in recent}
+    return {
+        (i, str(t))
+        for t, spans in recent.items()
+        for low, high in spans
+        for i in range(int(low), int(high) + 1)
+    }
+
+
 def read_bookmark(path: Path) -> tuple[datetime | None, set[tuple[int, str]]]:
     """(the newest change exported last time, the (id, changed_at) pairs exported near it)."""
     if not path.exists():
@@ -55,8 +80,8 @@ def read_bookmark(path: Path) -> tuple[datetime | None, set[tuple[int, str]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         newest = parse_iso(data["changed_at"]) if data.get("changed_at") else None
-        seen = {(int(i), str(t)) for i, t in data.get("recent", [])}
-    except (ValueError, KeyError, TypeError) as error:
+        seen = _pairs(data.get("recent", {}))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise UsageError(
             f"--bookmark {path}: not an oilnews bookmark ({error}); remove it to export everything"
         ) from None
@@ -174,10 +199,13 @@ def export(
 
         recent = {(i, json_value(t)) for i, t in state["recent"] if near_newest(t)}
         recent |= {pair for pair in seen if near_newest(parse_iso(pair[1]))}
+        by_change: dict[str, list[int]] = {}
+        for article_id, stamp in recent:
+            by_change.setdefault(stamp, []).append(article_id)
         data = {
             "table": table,
             "changed_at": json_value(newest),
-            "recent": sorted(recent),
+            "recent": {stamp: _ranges(ids) for stamp, ids in sorted(by_change.items())},
             "written_at": json_value(datetime.now(UTC)),
         }
         payload = json.dumps(data, indent=1).encode("utf-8")
@@ -203,11 +231,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--table", default="articles", help="articles (default), links, quotes, runs or authors"
     )
     add_filters(parser)
-    parser.add_argument("--query", help="only articles matching these words (full-text search)")
+    parser.add_argument("--query", help="only articles matching these words, search's syntax (default: all)")
     parser.add_argument("--fields", help="comma-separated fields to write, in this order (default: all)")
-    parser.add_argument("--changed-since", help="only articles new or changed after this instant (UTC)")
     parser.add_argument(
-        "--bookmark", help="file remembering the last export: only what is new or changed since"
+        "--changed-since", help="only articles new or changed after this instant (UTC; default: any)"
+    )
+    parser.add_argument(
+        "--bookmark",
+        help="file remembering the last export: only what is new or changed since (default: none, all)",
     )
     parser.set_defaults(func=run)
 
@@ -238,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.out:
         print(
-            f"oilnews: exported {result.rows} {args.table} rows to {args.out} in {result.seconds:.1f}s",
+            f"oilnews: exported {result.rows} rows of {args.table} to {args.out} in {result.seconds:.1f}s",
             file=sys.stderr,
         )
     return ExitCode.OK

@@ -16,11 +16,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     replica_sub = parser.add_subparsers(dest="replica_command", required=True, parser_class=ArgumentParser)
     serve = replica_sub.add_parser("serve", help="serve a replica on 127.0.0.1")
     serve.add_argument("--port", type=int, default=8900, help="(default: 8900; 0: any free port, printed)")
-    serve.add_argument("--host", default="127.0.0.1", choices=("127.0.0.1", "::1", "localhost"))
+    serve.add_argument(
+        "--host", default="127.0.0.1", choices=("127.0.0.1", "::1", "localhost"), help="(default: 127.0.0.1)"
+    )
     serve.add_argument("--articles", type=int, default=300, help="(default: 300)")
-    serve.add_argument("--edited", help="comma-separated article indexes served with a revised body")
-    serve.add_argument("--access-log", help="append 'METHOD path status' lines here")
-    serve.add_argument("--epoch", help="publication time of article 0 (ISO date); one more every 17 minutes")
+    serve.add_argument(
+        "--edited", help="comma-separated article indexes served with a revised body (default: none)"
+    )
+    serve.add_argument("--access-log", help="append 'METHOD path status' lines here (default: none)")
+    serve.add_argument(
+        "--epoch",
+        help="publication time of article 0 (ISO date); one more every 17 minutes (default: 2023-01-02T06:00Z)",
+    )
     serve.add_argument("--broken-articles", action="store_true", help="serve article pages without a body")
     serve.add_argument(
         "--js-every",
@@ -32,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--publish-every",
         type=float,
         metavar="SECONDS",
-        help="publish a new article every SECONDS, dated the moment it appears",
+        help="publish a new article every SECONDS, dated the moment it appears (default: none, a fixed set)",
     )
     serve.add_argument("--no-validators", action="store_true", help="no ETag/Last-Modified and never 304")
     serve.set_defaults(func=run)

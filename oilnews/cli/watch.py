@@ -13,7 +13,10 @@ from oilnews.errors import UsageError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", help="site to watch (default: $OILNEWS_SITE_URL or https://oilprice.com)")
     add_db(parser)
-    parser.add_argument("--sections", help="comma-separated section paths whose page 1 is polled")
+    parser.add_argument(
+        "--sections",
+        help="comma-separated section paths whose page 1 is polled (default: those a crawl reads)",
+    )
     parser.add_argument("--max-minutes", type=float, help="end after this long (default: run until stopped)")
     add_run_options(parser, progress=60.0)
     parser.set_defaults(func=run)

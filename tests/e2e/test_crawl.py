@@ -14,7 +14,17 @@ from oilnews.dates import parse_user_instant
 from oilnews.replica.content import TWIN_REMAINDER
 from oilnews.replica.server import ReplicaServer
 from oilnews.storage.schema import head_revision
-from tests.helpers import FIXTURES, ROOT, crawl, held_port, oilnews_main, query, run_oilnews, runs
+from tests.helpers import (
+    FIXTURES,
+    ROOT,
+    crawl,
+    held_port,
+    oilnews_main,
+    query,
+    run_oilnews,
+    runs,
+    shared_page,
+)
 
 ARTICLES = 300
 TWINS = sum(1 for i in range(ARTICLES) if i % 50 == TWIN_REMAINDER)
@@ -169,6 +179,19 @@ def test_parse_command_prints_item_json() -> None:
     item = json.loads(result.stdout)
     assert item["source"] == "Eurasianet.org" and item["is_premium"] and len(item["summary"]) == 3
     assert item["published_at"] == "2022-09-27T22:00:00+00:00"
+
+
+def test_parse_of_a_page_of_another_kind_exits_1_naming_what_is_missing() -> None:
+    listing = shared_page("listing__World-News__Page-1.html")
+    url = "https://oilprice.com/Latest-Energy-News/World-News/"
+    as_article = oilnews_main("parse", str(listing), "--url", url)
+    assert as_article.returncode == 1 and json.loads(as_article.stdout)["url"] == url  # the item still shown
+    (line,) = as_article.stderr.strip().splitlines()
+    assert "is not an article page: no body, published_at found" in line and "--kind listing" in line
+    as_listing = oilnews_main("parse", str(listing), "--url", url, "--kind", "listing")
+    assert as_listing.returncode == 0 and len(json.loads(as_listing.stdout)["entries"]) == 20
+    premium = oilnews_main("parse", str(FIXTURES / "premium_article.html"), "--url", url, "--kind", "listing")
+    assert premium.returncode == 1 and "is not a listing page: no entries found" in premium.stderr
 
 
 def test_runs_command_lists_runs(replica: ReplicaServer, sqlite_url: str, tmp_path: Path) -> None:

@@ -219,6 +219,10 @@ def test_bookmark_exports_only_what_is_new_or_changed(recrawled: Recrawl) -> Non
     edited_urls = {site.url + site.state.catalogue.path(i) for i in EDITED}
     assert {r["url"] for r in changed} == new_urls | edited_urls  # exactly: no unchanged row again
     assert jsonl(db, "--bookmark", str(bookmark)) == []
+    # A high-water mark, not every id: id ranges per changed_at (a crawl's batches share one).
+    recent = json.loads(bookmark.read_text())["recent"]
+    spans = sum(len(ranges) for ranges in recent.values())
+    assert spans <= 3 * len(recent) and len(recent) < N / 4, recent
 
     # A failed export leaves neither a partial file nor a moved bookmark.
     before = bookmark.read_text()

@@ -74,3 +74,25 @@ def test_modules_stay_small() -> None:
         if lines > limit:
             too_long[str(path.relative_to(PACKAGE))] = lines
     assert not too_long, f"split these (at most {MAX_LINES} lines, spiders {MAX_SPIDER_LINES}): {too_long}"
+
+
+def test_every_option_of_every_command_says_its_default() -> None:
+    """`oilnews CMD --help` names each option's default (a flag's is off: it needs none)."""
+    import argparse
+
+    from oilnews.cli import build_parser
+
+    silent = []
+
+    def walk(parser: argparse.ArgumentParser, command: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{command} {name}".strip())
+            elif action.option_strings and action.nargs != 0:
+                text = action.help or ""
+                if "default" not in text and "required" not in text:
+                    silent.append(f"{command} {'/'.join(action.option_strings)}")
+
+    walk(build_parser(None), "")
+    assert not silent, silent
