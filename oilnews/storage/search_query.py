@@ -71,12 +71,11 @@ def parse(text: str) -> Query:
         excluded = negate_next or token.startswith("-")
         negate_next = False
         body = token.lstrip("-")
-        words = [w.lower() for w in _WORD.findall(body)]
-        if not words:
+        parts = tuple(w.lower() for w in _WORD.findall(body))
+        if not parts:
             continue  # punctuation alone: nothing to match, as a search box ignores it
-        prefix = body.endswith("*")
         # `oil-price` or `U.S.` are one term of several words in a row, as the index splits them.
-        groups[-1].append(Term(tuple(words), prefix=prefix, excluded=excluded))
+        groups[-1].append(Term(parts, prefix=body.endswith("*"), excluded=excluded))
     if negate_next:
         raise SearchSyntaxError("NOT needs a word after it, as in: oil NOT gas")
     if not groups[-1] and len(groups) > 1:
