@@ -174,6 +174,74 @@ def test_every_format_reads_back_as_the_rows(crawled: tuple[str, ReplicaServer],
     assert reader.returncode == 0 and err == b"", err
 
 
+def test_the_python_api_gives_the_exports_rows(crawled: tuple[str, ReplicaServer]) -> None:
+    """`oilnews.open(url)`: the export's rows as dicts (aware UTC datetimes, lists), the same
+    filters and search syntax, and pandas frames with timezone-aware timestamps."""
+    import oilnews
+
+    db, site = crawled
+    exported = jsonl(db)
+    with oilnews.open(db) as store:
+        articles = list(store.articles())
+        assert [a["id"] for a in articles] == [r["id"] for r in exported]
+        first, line = articles[0], exported[0]
+        assert first["published_at"] == datetime.fromisoformat(line["published_at"])
+        assert first["published_at"].tzinfo is UTC and first["authors"] == line["authors"]
+        assert {k: v for k, v in first.items() if not isinstance(v, datetime)} == {
+            k: v for k, v in line.items() if not isinstance(first[k], datetime)
+        }
+        middle = sorted(r["published_at"] for r in exported)[N // 2]  # an ISO instant with its offset
+        for filters, arguments in (
+            ({"since": middle, "section": "Energy"}, ["--since", middle, "--section", "Energy"]),
+            (
+                {"query": "oil OR gas", "until": datetime.fromisoformat(middle)},
+                ["--query", "oil OR gas", "--until", middle],
+            ),
+        ):
+            assert list(store.articles(**filters)), filters
+            assert [a["id"] for a in store.articles(**filters)] == [r["id"] for r in jsonl(db, *arguments)]
+        target = site.state.catalogue.article(30)
+        assert site.url + target.path in [h["url"] for h in store.search(target.title, limit=5)]
+        assert [r["status"] for r in store.runs()] == [r.status for r in runs(db)]
+        frame = store.articles_frame(since=middle)
+        assert len(frame) == len(list(store.articles(since=middle))) > 0
+        assert str(frame["published_at"].dt.tz) == "UTC"
+        weekly = frame.set_index("published_at").resample("W").size()
+        assert weekly.sum() == len(frame)
+        quotes = store.quotes_frame()
+        assert (
+            len(quotes) == len(jsonl(db, "--table", "quotes")) and str(quotes["observed_at"].dt.tz) == "UTC"
+        )
+        with pytest.raises(oilnews.errors.UsageError, match='a " without its closing'):
+            list(store.articles(query='"crude'))
+
+
+def test_the_python_api_without_pandas_names_the_extra(sqlite_url: str) -> None:
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    assert oilnews_main("db", "upgrade", "--db", sqlite_url).returncode == 0
+    program = (
+        "import sys; sys.modules['pandas'] = None  # as if not installed\n"
+        "import oilnews\n"
+        f"store = oilnews.open({sqlite_url!r})\n"
+        "assert list(store.articles()) == []\n"
+        "try:\n"
+        "    store.articles_frame()\n"
+        "except oilnews.errors.MissingDependency as error:\n"
+        "    print(error)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    said, loaded = out.stdout.strip().splitlines()
+    assert "pandas is not installed" in said and "pip install 'oilnews[analysis]'" in said
+    assert loaded == "[]"  # read-only, without Scrapy or Twisted
+
+
 def test_filters_give_exactly_their_subsets(crawled: tuple[str, ReplicaServer]) -> None:
     db, _site = crawled
     rows = stored_articles(db)
