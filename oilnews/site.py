@@ -106,3 +106,16 @@ def reachable(site_url: str, timeout: float = 15) -> str | None:
         return None
     except (urllib.error.URLError, OSError, ValueError) as error:
         return str(getattr(error, "reason", error))
+
+
+# The unit of a blend's price on the ticker: crude in US dollars a barrel, but the ticker's
+# refined products a gallon and natural gas per million BTU (NYMEX's contracts), which must not
+# share an axis with a barrel.
+PRICE_UNITS = {"Gasoline": "USD/gal", "Heating Oil": "USD/gal", "Natural Gas": "USD/MMBtu"}
+DEFAULT_PRICE_UNIT = "USD/bbl"
+
+
+def price_unit(blend: str) -> str:
+    return next(
+        (unit for name, unit in PRICE_UNITS.items() if name.lower() in blend.lower()), DEFAULT_PRICE_UNIT
+    )

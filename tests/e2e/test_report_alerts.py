@@ -7,6 +7,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,20 @@ def chromium() -> str:
 def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from oilnews.cli.report import CHART_IDS
+    from oilnews.report.charts import CHART_IDS
 
     with ReplicaServer(150) as site:
         assert crawl(site.url, sqlite_url, tmp=tmp_path).returncode == 0
         site.state.broken_articles = True  # a second, unhealthy run: marked on the runs chart
         assert crawl(site.url, sqlite_url, "--full", tmp=tmp_path).returncode == 1
     out = tmp_path / "report.html"
-    result = oilnews_main("report", "--db", sqlite_url, "--out", str(out), "--days", "100000")
+    # The replica publishes in January 2023: the default window is the last 30 days *of the data*.
+    result = oilnews_main("report", "--db", sqlite_url, "--out", str(out))
     assert result.returncode == 0, result.stderr
     page_html = out.read_text(encoding="utf-8")
+    assert "(the last 30 days of the stored articles)" in page_html and "2023-01" in page_html
+    assert "(the last 30 days of the crawl runs)" in page_html
+    assert "USD/bbl" in page_html and "USD/gal" in page_html and "USD/MMBtu" in page_html  # latest prices
     assert "<script" not in page_html and "<link" not in page_html and "@import" not in page_html
     # Nothing to fetch: no image or font source, no url() but the SVGs' own #clip-path references.
     assert " src=" not in page_html and not re.search(r"url\((?!#)", page_html)
@@ -50,7 +55,7 @@ def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> No
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("request", lambda request: requests.append(request.url))
             page.goto(out.as_uri())
             page.wait_for_load_state("load")
@@ -72,6 +77,48 @@ def test_report_draws_every_chart_offline(sqlite_url: str, tmp_path: Path) -> No
         assert paths > 20 and area > 50_000, f"chart {chart_id} not drawn ({paths} paths, {area:.0f} px²)"
     assert marks >= 1  # the unhealthy run is listed with its reason
     assert (tmp_path / "report.png").stat().st_size > 20_000
+    check_the_charts(sqlite_url)
+
+
+def check_the_charts(db: str) -> None:
+    """What makes the charts readable, on the figures themselves: legends beside the plot (never
+    over the data), every bar labelled with its count, a barrel never on a gallon's axis, and a
+    time axis of hours around two runs minutes apart (not the years matplotlib picks for a point)."""
+    from oilnews.report.charts import (
+        figure_articles_per_day,
+        figure_authors_sources,
+        figure_prices,
+        figure_runs,
+    )
+    from oilnews.report.data import collect
+    from oilnews.storage.database import open_for_reading
+
+    database = open_for_reading(db)
+    try:
+        data = database.transaction(lambda conn: collect(conn, 30))
+    finally:
+        database.close()
+    figures = [
+        make(data) for make in (figure_articles_per_day, figure_authors_sources, figure_runs, figure_prices)
+    ]
+    for figure in figures:
+        figure.canvas.draw()
+        for ax in figure.axes:
+            legend = ax.get_legend()
+            if legend is not None:
+                assert legend.get_window_extent().x0 >= ax.get_window_extent().x1, "a legend over the data"
+    per_day, authors = figures[0].axes[0], figures[1].axes
+    assert len(per_day.texts) == len({d for c in data.articles_per_day.values() for d in c})  # a total a day
+    for ax in authors:
+        assert len(ax.texts) == len(ax.patches) > 0  # a count on every bar
+    units = [ax.get_ylabel() for ax in figures[3].axes]
+    assert sorted(units) == ["USD/MMBtu", "USD/bbl", "USD/gal"]
+    for ax in figures[3].axes:
+        names = [line.get_label() for line in ax.get_lines()]
+        assert ("Brent Crude" in names) == (ax.get_ylabel() == "USD/bbl")
+        assert ("Gasoline" in names) == (ax.get_ylabel() == "USD/gal")
+    low, high = figures[2].axes[-1].get_xlim()
+    assert timedelta(days=high - low) <= timedelta(hours=3), "the runs axis spans more than the runs"
 
 
 def test_report_of_an_empty_database_is_a_page(tmp_path: Path) -> None:
@@ -81,7 +128,9 @@ def test_report_of_an_empty_database_is_a_page(tmp_path: Path) -> None:
     result = oilnews_main("report", "--db", db, "--out", str(out))
     assert result.returncode == 0, result.stderr
     text = out.read_text()
-    assert "No article stored yet" in text and "No crawl run in the last 30 days" in text
+    assert (
+        "No article stored yet" in text and "No crawl run recorded yet" in text and "No price quote" in text
+    )
 
 
 @pytest.fixture
