@@ -249,3 +249,25 @@ def test_a_read_commands_sqlite_statement_stops_at_sigterm_and_ctrl_c(
         finally:
             process.kill()
         assert time.monotonic() - stopped < 3
+
+
+def test_a_write_to_a_device_or_pipe_goes_into_it_and_leaves_it_there(tmp_path: Path) -> None:
+    """`--out /dev/null` or a named pipe: written into, never renamed over (as root, renaming
+    over /dev/null replaced the device with a file)."""
+    import os
+    import stat
+    import threading
+
+    from oilnews.storage.files import write_atomically
+
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    write_atomically(pipe, lambda stream: stream.write(b"rows\n"))
+    reader.join(timeout=10)
+    assert received == [b"rows\n"]
+    assert stat.S_ISFIFO(pipe.stat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+    write_atomically(Path(os.devnull), lambda stream: stream.write(b"gone"))
+    assert stat.S_ISCHR(Path(os.devnull).stat().st_mode)

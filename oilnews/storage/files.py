@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,17 @@ _STOPS = {signal.SIGINT, signal.SIGTERM}
 def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """`write(stream)` fills a temporary file beside `path`; fsynced, it replaces `path`.
     A failure (or a kill) leaves `path` as it was; a temporary file a killed writer left is
-    removed by the next write."""
+    removed by the next write. A target that is not a regular file (/dev/null, /dev/stdout, a
+    named pipe) is written into as it is: renaming over it would put a file where the device was
+    (as root, /dev/null itself: seen here)."""
+    try:
+        special = not stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        special = False
+    if special:
+        with path.open("wb") as stream:
+            write(stream)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in path.parent.glob(f".{path.name}.*.partial"):
         leftover.unlink(missing_ok=True)  # what a killed export left: never the target itself
