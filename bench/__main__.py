@@ -17,6 +17,7 @@ BENCHMARKS = [
     "watch",
     "watchmemory",
     "digests",
+    "queries",
 ]
 
 

@@ -310,7 +310,7 @@ def test_systemd_units_verify_and_are_sandboxed(tmp_path: Path) -> None:
     units = ROOT / "deploy" / "systemd"
     env_file = tmp_path / "env"
     env_file.write_text("OILNEWS_DATABASE_URL=sqlite:////var/lib/oilnews/oilnews.db\n")
-    services = ("oilnews-crawl.service", "oilnews-watch.service")
+    services = ("oilnews-crawl.service", "oilnews-watch.service", "oilnews-scrapyd.service")
     for name in services:
         text = (units / name).read_text()
         (tmp_path / name).write_text(
