@@ -7,7 +7,7 @@ import platform
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -120,3 +120,14 @@ def postgres_database() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def on_both_databases(run: Callable[[str, str], list[str]], file_name: str) -> list[str]:
+    """`run(name, url)`'s table rows on a scratch SQLite file, then on a fresh PostgreSQL database."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run("SQLite", f"sqlite:///{tmp}/{file_name}")
+    with postgres_database() as url:
+        rows += run("PostgreSQL", url)
+    return rows

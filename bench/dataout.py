@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, postgres_database, write_section
+from bench.common import ROOT, on_both_databases, write_section
 
 ARTICLES = int(os.environ.get("OILNEWS_BENCH_DATAOUT_ARTICLES", "100000"))
 QUERIES = 50
@@ -199,10 +199,7 @@ def main() -> None:
         "| database | format | export rows/s | bare SELECT rows/s | export / bare | command wall (s) | peak RSS (MB) | RSS 2nd half (MB) |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        lines += run("SQLite", f"sqlite:///{tmp}/dataout.db")
-    with postgres_database() as url:
-        lines += run("PostgreSQL", url)
+    lines += on_both_databases(run, "dataout.db")
     lines += [
         "",
         f"Target: export at least half the bare SELECT's speed, flat memory. ({datetime.now(UTC):%Y-%m-%d})",

@@ -19,7 +19,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.common import postgres_database, write_section
+from bench.common import on_both_databases, write_section
 from bench.dataout import ARTICLES, fill
 
 RUNS = 2_000
@@ -145,10 +145,7 @@ def main() -> None:
         "| database | command | median (ms) | slowest (ms) | exit |",
         "|---|---|---:|---:|---:|",
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        lines += run("SQLite", f"sqlite:///{tmp}/queries.db")
-    with postgres_database() as url:
-        lines += run("PostgreSQL", url)
+    lines += on_both_databases(run, "queries.db")
     lines += ["", f"Target: every command within 1 s (1,000 ms). ({datetime.now(UTC):%Y-%m-%d})"]
     write_section(
         "queries", "Every read command over 100,000 articles (issue 28)", "python -m bench queries", lines

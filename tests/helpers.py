@@ -5,6 +5,7 @@ Fixtures live in conftest.py; everything a test imports lives here.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import os
@@ -273,3 +274,19 @@ def make_crawler(spidercls: Any = None, **overrides: Any) -> Any:
     from scrapy.utils.test import get_crawler
 
     return get_crawler(spidercls, project_settings(**overrides))
+
+
+def frameworks_loaded_by(program: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`program` run in a fresh interpreter from the checkout (it must succeed), and the modules
+    of Scrapy and Twisted it had loaded at its end: what a read path must not pay for."""
+    report = (
+        "\nimport sys as _sys\nprint('loaded', sorted(m for m in _sys.modules"
+        " if m.split('.')[0] in ('scrapy', 'twisted')), file=_sys.stderr)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program + report], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("loaded "), result.stderr[-3000:]
+    return result, ast.literal_eval(last.removeprefix("loaded "))  # a list of names, printed by repr

@@ -18,7 +18,15 @@ import pytest
 
 from oilnews.replica.pages import FORUM_THREADS, author_bio
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import crawl, fresh_postgres_database, oilnews_main, query, run_oilnews, runs
+from tests.helpers import (
+    crawl,
+    frameworks_loaded_by,
+    fresh_postgres_database,
+    oilnews_main,
+    query,
+    run_oilnews,
+    runs,
+)
 
 N = 120
 EDITED = frozenset({5, 60})  # neither a twin (index % 50 == 21)
@@ -217,11 +225,6 @@ def test_the_python_api_gives_the_exports_rows(crawled: tuple[str, ReplicaServer
 
 
 def test_the_python_api_without_pandas_names_the_extra(sqlite_url: str) -> None:
-    import subprocess
-    import sys
-
-    from tests.helpers import ROOT
-
     assert oilnews_main("db", "upgrade", "--db", sqlite_url).returncode == 0
     program = (
         "import sys; sys.modules['pandas'] = None  # as if not installed\n"
@@ -232,14 +235,10 @@ def test_the_python_api_without_pandas_names_the_extra(sqlite_url: str) -> None:
         "    store.articles_frame()\n"
         "except oilnews.errors.MissingDependency as error:\n"
         "    print(error)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scrapy', 'twisted')))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    said, loaded = out.stdout.strip().splitlines()
-    assert "pandas is not installed" in said and "pip install 'oilnews[analysis]'" in said
-    assert loaded == "[]"  # read-only, without Scrapy or Twisted
+    out, loaded = frameworks_loaded_by(program)
+    assert "pandas is not installed" in out.stdout and "pip install 'oilnews[analysis]'" in out.stdout
+    assert loaded == []  # read-only, without Scrapy or Twisted
 
 
 def test_filters_give_exactly_their_subsets(crawled: tuple[str, ReplicaServer]) -> None:
