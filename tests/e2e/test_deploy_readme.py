@@ -235,6 +235,7 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
                 *_block("## Alerts and metrics"),
                 _block("## 1. One-shot")[0],  # a crawl after it writes the metrics file
                 "test -s /var/lib/node_exporter/textfile/oilnews.prom",
+                *_block("## Backups"),
                 # What the commands left, seen from inside (the scratch copies are root's outside).
                 "stat -c '%a %U' /etc/oilnews/env /var/lib/oilnews /var/log/oilnews",
             ]
@@ -252,6 +253,8 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
     assert out.count("success") >= 2, out  # the crawl unit's and the watcher's Result
     db = f"sqlite:///{tmp_path / 'varlib' / 'oilnews' / 'oilnews.db'}"
     assert query(db, "select count(*) from articles")[0][0] == 120
+    backup = f"sqlite:///{tmp_path / 'varlib' / 'oilnews' / 'oilnews-backup.db'}"
+    assert query(backup, "select count(*) from articles")[0][0] == 120  # the Backups section's copy
     rows = query(db, "select spider, status, finish_reason from crawl_runs order by id")
     news = [row for row in rows if row.spider == "news"]
     # crawl, crawl --since, scrapy crawl, the cron line, the systemd unit (the timer may add
