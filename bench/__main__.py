@@ -18,6 +18,7 @@ BENCHMARKS = [
     "watchmemory",
     "digests",
     "queries",
+    "startup",
 ]
 
 
