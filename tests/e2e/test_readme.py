@@ -52,15 +52,12 @@ def test_the_readme_demo_runs_as_written_and_returns_rows(tmp_path: Path) -> Non
         assert demo.returncode == 0, err[-3000:]
         assert "articles new 5000" in err and " finished " in out  # the crawl's summary; `runs`
 
-        data_out = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", block("data-out")],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert data_out.returncode == 0, data_out.stderr[-3000:]
+        def succeeds(*argv: str) -> subprocess.CompletedProcess[str]:
+            result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+            assert result.returncode == 0, result.stderr[-3000:]
+            return result
+
+        data_out = succeeds("bash", "-euo", "pipefail", "-c", block("data-out"))
         assert pq.read_table(tmp_path / "articles.parquet").num_rows == 5000
         energy = (tmp_path / "energy.csv").read_text(encoding="utf-8").splitlines()
         assert len(energy) > 100 and energy[0].startswith("id,url,title")
@@ -71,15 +68,7 @@ def test_the_readme_demo_runs_as_written_and_returns_rows(tmp_path: Path) -> Non
         assert "[pipeline]" in data_out.stdout.lower() or "[sanctions]" in data_out.stdout.lower()  # a hit
         assert "Saudi Arabia Boosts Crude Exports" in data_out.stdout  # `show`
 
-        python = subprocess.run(
-            [str(tmp_path / ".venv" / "bin" / "python"), "-c", block("python-api")],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert python.returncode == 0, python.stderr[-3000:]
+        python = succeeds(str(tmp_path / ".venv" / "bin" / "python"), "-c", block("python-api"))
         printed = python.stdout.splitlines()
         assert len(printed) == 17, python.stdout  # the 16 articles its comment promises, then the hits
         assert "Gas Imports" in printed[-1]
