@@ -139,6 +139,10 @@ def plausible_publication(value: datetime | None, now: datetime) -> bool:
     return value is not None and EARLIEST_PUBLICATION <= value <= now + FUTURE_SKEW
 
 
+# The forms parse_user_instant takes, as every message about a bad date names them.
+USER_INSTANT_FORMS = "YYYY-MM, YYYY-MM-DD or ISO 8601"
+
+
 def parse_user_instant(text: str) -> datetime:
     """An instant a person gave: `2024-01` (its first day), `2024-01-15` (midnight), or ISO
     8601 with or without an offset (`2024-01-15T12:00` is 12:00 UTC, as every help says)."""
@@ -148,11 +152,11 @@ def parse_user_instant(text: str) -> datetime:
         try:
             return datetime(int(year), int(month), 1, tzinfo=UTC)
         except ValueError:
-            raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)") from None
+            raise ValueError(f"not a date: {text!r} (use {USER_INSTANT_FORMS})") from None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise ValueError(f"not a date: {text!r} (use YYYY-MM, YYYY-MM-DD or ISO 8601)") from None
+        raise ValueError(f"not a date: {text!r} (use {USER_INSTANT_FORMS})") from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 

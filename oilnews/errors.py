@@ -7,6 +7,7 @@ what to do about it, on one line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import IntEnum
 
 
@@ -65,3 +66,12 @@ def require(module: str, package: str, extra: str | None = None) -> None:
         importlib.import_module(module)
     except ImportError as error:
         raise MissingDependency(package, module, extra) from error
+
+
+def unknown_name(what: str, name: str, known: Iterable[str], otherwise: str) -> UsageError:
+    """The usage error for a name that is not one of `known` (a setting, an environment
+    variable): the closest known name as the fix, else where the names are listed."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return UsageError(f"unknown {what} {name}; " + (f"did you mean {close[0]}?" if close else otherwise))

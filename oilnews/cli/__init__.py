@@ -138,21 +138,23 @@ def reading(args: argparse.Namespace) -> Iterator[Any]:
         database.close()
 
 
+def instant_of(args: argparse.Namespace, option: str) -> Any:
+    """The instant a command's option (`since`, `until`, `changed_since`) gives, None when it
+    is not given, or the usage error naming the option and the forms it takes."""
+    from oilnews.dates import USER_INSTANT_FORMS, parse_user_instant
+
+    value = getattr(args, option, None)
+    if not value:
+        return None
+    try:
+        return parse_user_instant(value)
+    except ValueError:
+        raise UsageError(f"--{option.replace('_', '-')} {value!r}: expected {USER_INSTANT_FORMS}") from None
+
+
 def selection_of(args: argparse.Namespace) -> Any:
     """The article filters of a read command (search, export) from its options."""
-    from oilnews.dates import parse_user_instant
     from oilnews.storage.selection import Selection
-
-    def instant(option: str) -> Any:
-        value = getattr(args, option, None)
-        if not value:
-            return None
-        try:
-            return parse_user_instant(value)
-        except ValueError:
-            raise UsageError(
-                f"--{option.replace('_', '-')} {value!r}: expected YYYY-MM, YYYY-MM-DD or ISO 8601"
-            ) from None
 
     query = getattr(args, "query", None)
     if query is not None:
@@ -163,12 +165,12 @@ def selection_of(args: argparse.Namespace) -> Any:
             shown = query if len(query) <= 60 else query[:57] + "..."
             raise UsageError(f"search words {shown!r}: {problem}")
     return Selection(
-        since=instant("since"),
-        until=instant("until"),
+        since=instant_of(args, "since"),
+        until=instant_of(args, "until"),
         section=getattr(args, "section", None),
         author=getattr(args, "author", None),
         query=query,
-        changed_since=instant("changed_since"),
+        changed_since=instant_of(args, "changed_since"),
     )
 
 
@@ -239,15 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return int(ExitCode.OK)
     except OilnewsError as error:
-        if _stopped_code() is not None:
-            return _stopped_code() or 0
+        if (stopped := _stopped_code()) is not None:
+            return stopped
         print(f"oilnews: error: {first_line(error)}", file=sys.stderr)
         if _debugging(args):
             traceback.print_exc()
         return int(error.exit_code)
     except Exception as error:  # a bug: one line, the traceback only when asked for
-        if _stopped_code() is not None:
-            return _stopped_code() or 0
+        if (stopped := _stopped_code()) is not None:
+            return stopped
         print(
             f"oilnews: internal error: {type(error).__name__}: {first_line(error)} "
             "(OILNEWS_DEBUG=1 shows the traceback; please report it)",

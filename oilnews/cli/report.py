@@ -17,7 +17,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from oilnews.cli import add_db, reading
+from oilnews.cli import add_db, instant_of, reading
 from oilnews.dates import utc_from_db
 from oilnews.errors import ExitCode, UsageError
 from oilnews.report.charts import CHART_IDS, CHARTS, svg
@@ -157,14 +157,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from oilnews.dates import parse_user_instant
-
     if args.days < 1:
         raise UsageError(f"--days {args.days}: at least 1")
-    try:
-        until = parse_user_instant(args.until) if args.until else None
-    except ValueError:
-        raise UsageError(f"--until {args.until!r}: expected YYYY-MM, YYYY-MM-DD or ISO 8601") from None
+    until = instant_of(args, "until")
     with reading(args) as database:
         data = database.transaction(lambda conn: collect(conn, args.days, until))
     page = render(data).encode("utf-8")

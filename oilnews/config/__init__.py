@@ -9,7 +9,6 @@ value and what is accepted.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 from collections.abc import Callable, Mapping
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from oilnews.config.environment import declared
 from oilnews.config.formats import FORMATS
-from oilnews.errors import UsageError
+from oilnews.errors import UsageError, unknown_name
 
 if TYPE_CHECKING:  # the read commands use this module without Scrapy
     from scrapy.settings import BaseSettings
@@ -87,7 +86,6 @@ SCRAPY_TYPES: dict[str, type] = {
 # Settings of the plugins oilnews runs with (scrapy-playwright, scrapy-redis), which Scrapy's
 # defaults do not list: a `-s` name with one of these prefixes is theirs to judge.
 _PLUGIN_PREFIXES = ("PLAYWRIGHT_", "REDIS_", "SCHEDULER_")
-_CMDLINE = 40  # scrapy.settings.SETTINGS_PRIORITIES["cmdline"]: a `-s` pair or a command option
 
 
 @functools.cache
@@ -142,17 +140,18 @@ _EXPECTED = {bool: "true or false", int: "a whole number", float: "a number", li
 
 
 def validate(settings: BaseSettings) -> None:
-    """Raise UsageError for the first setting that is unknown, of the wrong type or out of range."""
+    """Raise UsageError for the first setting that is unknown, of the wrong type or out of range.
+    A name not ours is judged only when given on the command line (`-s`, a command's option)."""
+    from scrapy.settings import SETTINGS_PRIORITIES  # validate runs on Scrapy's settings only
+
     defaults = declared()
     for name in sorted(settings):
         if name.startswith("OILNEWS_") and name not in defaults:
-            close = difflib.get_close_matches(name, list(defaults), n=1)
-            hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in README.md"
-            raise UsageError(f"unknown setting {name}{hint}")
-        if settings.getpriority(name) == _CMDLINE and not _known_elsewhere(name):
-            close = difflib.get_close_matches(name, [*scrapy_names(), *defaults], n=1)
-            hint = f"; did you mean {close[0]}?" if close else "; see Scrapy's settings reference"
-            raise UsageError(f"unknown setting {name}{hint}")
+            raise unknown_name("setting", name, defaults, "the settings are listed in README.md")
+        if settings.getpriority(name) == SETTINGS_PRIORITIES["cmdline"] and not _known_elsewhere(name):
+            raise unknown_name(
+                "setting", name, [*scrapy_names(), *defaults], "see Scrapy's settings reference"
+            )
     for name in sorted({*defaults, *SCRAPY_TYPES, *FORMATS}):
         raw = settings.get(name)
         if raw is None:

@@ -4,12 +4,11 @@ usage error naming the closest one. Imports no Scrapy: the read commands use it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from oilnews.config.formats import one_of, whole_number
-from oilnews.errors import UsageError
+from oilnews.errors import UsageError, unknown_name
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -64,9 +63,12 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
             if problem:
                 raise UsageError(f"environment variable {name}={environ[name]}: expected {problem}")
             continue
-        close = difflib.get_close_matches(name, [*defaults, *ENVIRONMENT_ONLY], n=1)
-        hint = f"; did you mean {close[0]}?" if close else "; the settings are listed in README.md"
-        raise UsageError(f"unknown environment variable {name}{hint}")
+        raise unknown_name(
+            "environment variable",
+            name,
+            [*defaults, *ENVIRONMENT_ONLY],
+            "the settings are listed in README.md",
+        )
     return values
 
 

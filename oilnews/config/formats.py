@@ -25,12 +25,12 @@ def _site_url(value: str) -> str | None:
 def _since(value: str) -> str | None:
     if not value:
         return None
-    from oilnews.dates import parse_user_instant
+    from oilnews.dates import USER_INSTANT_FORMS, parse_user_instant
 
     try:
         parse_user_instant(value)
     except ValueError:
-        return "a date: YYYY-MM, YYYY-MM-DD or ISO 8601 (e.g. 2024-01)"
+        return f"a date: {USER_INSTANT_FORMS} (e.g. 2024-01)"
     return None
 
 

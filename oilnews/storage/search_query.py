@@ -85,7 +85,9 @@ def parse(text: str) -> Query:
     for group in groups:
         if all(term.excluded for term in group):
             raise SearchSyntaxError("only excluded words: say what to find, as in: oil -gas")
-    return Query(tuple(tuple(group) for group in groups))
+    # A term repeated is searched once (`oil oil oil` is `oil`): snippet and headline functions
+    # grow with the square of the terms.
+    return Query(tuple(tuple(dict.fromkeys(group)) for group in groups))
 
 
 def _fts5_term(term: Term) -> str:

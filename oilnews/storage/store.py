@@ -20,7 +20,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from oilnews.dates import parse_user_instant, utc_from_db
+from oilnews.dates import USER_INSTANT_FORMS, parse_user_instant, utc_from_db
 from oilnews.errors import MissingDependency, UsageError
 from oilnews.storage.selection import Selection
 from oilnews.storage.tables import TABLES
@@ -35,7 +35,7 @@ def _instant(name: str, value: Instant) -> datetime | None:
     try:
         return parse_user_instant(value)
     except ValueError:
-        raise UsageError(f"{name}={value!r}: expected YYYY-MM, YYYY-MM-DD or ISO 8601") from None
+        raise UsageError(f"{name}={value!r}: expected {USER_INSTANT_FORMS}") from None
 
 
 def _pandas() -> Any:

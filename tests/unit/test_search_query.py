@@ -20,6 +20,7 @@ from oilnews.storage.search_query import SearchSyntaxError, parse, to_fts5, to_t
         ('"crude oil" refin*', '("crude oil" AND "refin"*)', "(('crude' <-> 'oil') & 'refin':*)"),
         ('brent -"natural gas"', '(("brent") NOT ("natural gas"))', "('brent' & !('natural' <-> 'gas'))"),
         ("a b OR c", '("a" AND "b") OR ("c")', "('a' & 'b') | ('c')"),
+        ("oil OIL gas oil", '("oil" AND "gas")', "('oil' & 'gas')"),  # a term once
         ("U.S. oil-price", '("u s" AND "oil price")', "(('u' <-> 's') & ('oil' <-> 'price'))"),
         # Whatever the words hold, they reach the engines as quoted words, never as syntax.
         (
