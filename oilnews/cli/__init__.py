@@ -117,12 +117,12 @@ def setting_of(args: argparse.Namespace, name: str) -> Any:
     """One OILNEWS_ setting of a command that builds no crawler (runs, export, search, show,
     report, status, spool), without Scrapy: `--db` for the database URL, else the environment,
     else settings.py (the same order as a crawl's; the environment is checked as for a crawl)."""
-    from oilnews.config.environment import declared, from_environment
+    from oilnews.config.environment import setting
 
-    environment = from_environment(os.environ)
+    value = setting(name, os.environ)  # checks the environment even when --db is given
     if name == "OILNEWS_DATABASE_URL" and getattr(args, "db", None):
         return args.db
-    return environment.get(name, declared()[name])
+    return value
 
 
 @contextmanager

@@ -72,6 +72,12 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+def setting(name: str, environ: Mapping[str, str]) -> Any:
+    """One OILNEWS_ setting where no crawler is built (the read commands, the Python API): the
+    environment's value, else settings.py's default; the whole environment checked first."""
+    return from_environment(environ).get(name, declared()[name])
+
+
 def apply_environment(settings: BaseSettings, environ: Mapping[str, str]) -> None:
     """The environment's settings into `settings`, above settings.py, below `-s` and options."""
     for name, value in from_environment(environ).items():

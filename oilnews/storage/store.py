@@ -52,15 +52,10 @@ class Store:
     def __init__(self, url: str | None = None) -> None:
         import os
 
-        from oilnews.config.environment import declared, from_environment
+        from oilnews.config.environment import setting
         from oilnews.storage.database import open_for_reading
 
-        url = (
-            url
-            or from_environment(os.environ).get("OILNEWS_DATABASE_URL")
-            or declared()["OILNEWS_DATABASE_URL"]
-        )
-        self._database = open_for_reading(url)
+        self._database = open_for_reading(url or setting("OILNEWS_DATABASE_URL", os.environ))
 
     def __enter__(self) -> Store:
         return self
