@@ -66,6 +66,14 @@ def unreplayed_spool(stats: Stats) -> int:
     return max(0, _int(stats, key("store", "spooled_items")) - _int(stats, key("store", "spool_recovered")))
 
 
+REPARSE_RECORDS_KEY = key("reparse", "records")  # response records a reparse read (its spider's)
+
+
+def reparsed(stats: Stats) -> bool:
+    """A reparse's run: it reads captured pages, and asks the site for nothing."""
+    return REPARSE_RECORDS_KEY in stats
+
+
 def errors(stats: Stats) -> int:
     """Server errors after retries, timeouts, connection failures, parse errors. Not 404/410:
     an article the site deleted is a fact of the site (counted under oilnews/gone)."""
@@ -148,9 +156,26 @@ MONITORS: tuple[Monitor, ...] = (
     ),
     Monitor(
         "requests_made",
-        lambda s, reason: (int(reason == "finished" and not _int(s, "downloader/request_count")), 1),
+        lambda s, reason: (
+            (int(reason == "finished" and not _int(s, "downloader/request_count")), 1)
+            if not reparsed(s)
+            else None
+        ),
         None,
         "no request was made",
+    ),
+    Monitor(
+        "captures_parsed",
+        lambda s, _r: (
+            (
+                int(not articles(s) and not _int(s, key("skipped", "before_since"))),
+                _int(s, REPARSE_RECORDS_KEY),
+            )
+            if reparsed(s)
+            else None
+        ),
+        None,
+        "no article found in {total} captured responses",
     ),
 )
 
@@ -220,7 +245,7 @@ def exit_code(stats: Stats, settings: BaseSettings) -> ExitCode:
     signal_name = interrupted_by(stats)
     if signal_name is not None:
         return ExitCode.TERMINATED if signal_name == "SIGTERM" else ExitCode.INTERRUPTED
-    if not _int(stats, "response_received_count"):
+    if not _int(stats, "response_received_count") and not reparsed(stats):
         return ExitCode.UNREACHABLE
     verdict = stats.get(HEALTH_OK_KEY)
     if verdict is None:  # the HealthMonitor extension was switched off: judge here

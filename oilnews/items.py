@@ -48,6 +48,9 @@ class ArticleItem:
     author_profiles: list[AuthorProfile] = field(default_factory=list)
     content_hash: str | None = None  # set by the clean pipeline
     fetched_url: str | None = None  # the URL downloaded, before canonicalisation
+    # When the page was fetched, where that is not now: a reparse's capture. It dates the row
+    # (first/last seen) instead of the write, and an unchanged article is then left untouched.
+    seen_at: datetime | None = None
     claimed_url: str | None = None  # another URL the page names as its own (not believed)
     # Where the body came from: "html" (the article container), "json_ld" (a fallback
     # that carries boilerplate: counted, and a health failure when common), or "none".

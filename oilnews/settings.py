@@ -73,6 +73,7 @@ DOWNLOADER_MIDDLEWARES = {
     "oilnews.middlewares.rendering.ChallengeRenderMiddleware": 560,  # sees a challenge before retries do
     "oilnews.middlewares.charset.Utf8CharsetMiddleware": 580,  # after decompression (590)
     "oilnews.middlewares.redirects.RedirectLoopMiddleware": 650,  # before RedirectMiddleware (600) sees a 3xx
+    "oilnews.middlewares.warc.WarcCaptureMiddleware": 990,  # next to the handler: every fetch as it came
 }
 # The site is HTTP(S): the s3 and ftp handlers would only be imported at every start.
 DOWNLOAD_HANDLERS = {"s3": None, "ftp": None}
@@ -155,6 +156,12 @@ OILNEWS_DB_RETRIES = 5
 OILNEWS_DB_RETRY_BACKOFF = 0.5  # seconds, doubled per attempt
 OILNEWS_DB_FLUSH_SECONDS = 0.0  # > 0: a part-filled batch is written this often too (watch: 2)
 OILNEWS_SPOOL_DIR = "spool"
+# Every fetch kept as WARC/1.1 (oilnews reparse derives the store again from it). "auto": a
+# `warc` folder beside a SQLite database file, else ./warc; "" turns capture off.
+OILNEWS_WARC_DIR = "auto"
+OILNEWS_WARC_MAX_MB = 1024.0  # a file is closed and the next one begun past this size
+OILNEWS_WARC_SKIP_NOT_MODIFIED = True  # a 304 (nothing changed) is not written
+OILNEWS_REPARSE_SECTIONS: list[str] = []  # oilnews reparse --section: only these (and below); [] = all
 
 # --- oilnews: item handling -----------------------------------------------------------------
 OILNEWS_REQUIRED_FIELDS = ["url", "title", "body", "published_at"]

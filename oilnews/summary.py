@@ -85,6 +85,7 @@ STATUS_ORDER = (
     health.FINISHED,
 )  # a group shows the worst
 WATCH_SPIDER = "watch"  # the watcher's spider name: its crawl_runs rows are judged by heartbeat
+REPARSE_SPIDER = "reparse"  # `oilnews reparse`: reads captured pages (WARC), never the site
 DEFAULT_HEARTBEAT_SECONDS = 30.0  # the watch spider's OILNEWS_WATCH_HEARTBEAT_SECONDS
 
 
@@ -204,7 +205,7 @@ def run_views(rows: list[Any], by_worker: bool = False) -> list[RunView]:
 
 
 RUNS_HEADER = (
-    f"{'run':>7} {'started (UTC)':19} {'duration':>8} {'workers':>7} {'status':9} {'reason':12} "
+    f"{'run':>7} {'kind':7} {'started (UTC)':19} {'duration':>8} {'workers':>7} {'status':9} {'reason':12} "
     f"{'requests':>8} {'new':>6} {'updated':>7} {'unchanged':>9} {'gone':>5} {'dropped':>7} {'errors':>6}  health"
 )
 
@@ -233,7 +234,7 @@ def runs_line(view: RunView, now: datetime | None = None) -> str:
     state = watcher_state(view, now) if now is not None else None
     duration = f"{view.seconds:.0f}s" if view.seconds is not None else "-"
     return (
-        f"{view.label:>7} {view.started_at:%Y-%m-%d %H:%M:%S} {duration:>8} {max(1, len(view.workers)):>7} "
+        f"{view.label:>7} {view.spider:7} {view.started_at:%Y-%m-%d %H:%M:%S} {duration:>8} {max(1, len(view.workers)):>7} "
         f"{view.status:9} {(view.finish_reason or '-'):12} {c.get('requests', 0):>8} "
         f"{c.get('articles_new', 0):>6} {c.get('articles_updated', 0):>7} {c.get('articles_unchanged', 0):>9} "
         f"{c.get('gone', 0):>5} {c.get('dropped', 0):>7} {c.get('errors', 0):>6}  "

@@ -106,6 +106,11 @@ def crawl_command(site: str, db: str, *extra: str, tmp: Path | None = None, **se
     """argv of `oilnews crawl --quiet` on `site` into `db`; keyword arguments become `-s NAME=VALUE`."""
     if tmp is not None:
         settings.setdefault("OILNEWS_SPOOL_DIR", tmp / "spool")
+        settings.setdefault("OILNEWS_WARC_DIR", tmp / "warc")
+    elif not db.startswith("sqlite"):
+        # Its default place would be ./warc, the checkout: a test that names no directory of
+        # its own captures nothing (a SQLite file's captures go beside it, in the test's directory).
+        settings.setdefault("OILNEWS_WARC_DIR", "")
     return crawl_argv(site, db, *extra, **settings)
 
 
@@ -123,7 +128,13 @@ FAST_WATCH = {
 def watch_command(site: str, db: str, tmp: Path, *extra: str, **settings: Any) -> list[str]:
     """argv of `oilnews watch --quiet` on `site` into `db`, polling on FAST_WATCH's clock
     (keyword arguments, which become `-s NAME=VALUE`, may set another)."""
-    fast = {"OILNEWS_SPOOL_DIR": tmp / "spool", "OILNEWS_RENDER": "false", **FAST_WATCH, **settings}
+    fast = {
+        "OILNEWS_SPOOL_DIR": tmp / "spool",
+        "OILNEWS_WARC_DIR": tmp / "warc",
+        "OILNEWS_RENDER": "false",
+        **FAST_WATCH,
+        **settings,
+    }
     return crawl_argv(site, db, *extra, command="watch", **fast)
 
 
@@ -251,12 +262,14 @@ def runs(url: str, limit: int | None = None) -> list[Any]:
 
 
 def query(url: str, sql: str, **params: Any) -> list[Any]:
+    """The rows of `sql`; a statement that returns none (an update, a delete) is committed."""
     from oilnews.storage.engine import create_db_engine
 
     engine = create_db_engine(url)
     try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return list(result) if result.returns_rows else []
     finally:
         engine.dispose()
 

@@ -29,6 +29,7 @@ from oilnews.errors import ExitCode, OilnewsError, UsageError
 COMMANDS = {
     "crawl": "one-shot crawl into the database",
     "watch": "keep polling the feed and listings; store each article as it is published",
+    "reparse": "derive the stored articles again from the captured pages (WARC), offline",
     "parse": "print the item extracted from a saved page",
     "replica": "the local replica of the site",
     "runs": "list recent crawl runs",
@@ -102,6 +103,8 @@ def settings_of(args: argparse.Namespace) -> Any:
     apply_spider_arguments(settings, {k: v for k, v in options.items() if v is not None})
     for name, value in (
         ("OILNEWS_DATABASE_URL", getattr(args, "db", None)),
+        ("OILNEWS_WARC_DIR", getattr(args, "warc", None)),
+        ("OILNEWS_REPARSE_SECTIONS", getattr(args, "section", None)),
         ("LOG_LEVEL", getattr(args, "log_level", None)),
         ("LOG_FILE", getattr(args, "log_file", None)),
     ):
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser(arguments).parse_args(arguments)
         except SystemExit as done:  # --help, --version: argparse printed them
             return int(done.code or 0) if isinstance(done.code, int | None) else int(ExitCode.USAGE)
-        if argv is None and args.command not in ("crawl", "watch"):
+        if argv is None and args.command not in ("crawl", "watch", "reparse"):
             # SIGTERM and SIGINT as an exit, so a file being written is removed, not left
             # half-done, and a SQLite statement stops (a crawl's signals are Scrapy's).
             signal.signal(signal.SIGTERM, _terminated)

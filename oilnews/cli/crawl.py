@@ -16,6 +16,7 @@ from typing import Any
 
 from oilnews.cli import add_db, settings_of
 from oilnews.errors import ExitCode, OilnewsError, SiteUnreachable
+from oilnews.summary import REPARSE_SPIDER
 
 logger = logging.getLogger(__name__)
 
@@ -108,11 +109,12 @@ def run(args: argparse.Namespace) -> int:
     return run_spider(args, "news")
 
 
-def check_before_crawl(settings: Any) -> None:
+def check_before_crawl(settings: Any, spider: str = "news") -> None:
     """Everything a crawl can be refused for before it starts: bad settings (64) and missing
-    packages (70), a database it could never write (3), a site that does not answer (2). A
-    new SQLite file is only checked for its place before the site answers, and created after:
-    a refused start creates nothing."""
+    packages (70), a database it could never write (3), a site that does not answer (2), or
+    for a reparse, which needs no site, no captured page to read (64). A new SQLite file is
+    only checked for its place before the site answers, and created after: a refused start
+    creates nothing."""
     from oilnews.addons import preflight
     from oilnews.storage.engine import new_sqlite_file
 
@@ -120,12 +122,17 @@ def check_before_crawl(settings: Any) -> None:
     fresh = new_sqlite_file(settings.get("OILNEWS_DATABASE_URL")) is not None
     if not fresh:
         _check_writable(settings)  # a database we could never write to: exit 3 before any request
-    site = settings.get("OILNEWS_SITE_URL")
-    from oilnews.site import reachable
+    if spider == REPARSE_SPIDER:
+        from oilnews.storage.captures import check_captures
 
-    reason = reachable(site)
-    if reason is not None:
-        raise SiteUnreachable(f"cannot reach {site}: {reason} (is the URL right, and the site up?)")
+        check_captures(str(settings.get("OILNEWS_WARC_DIR") or ""), str(settings.get("OILNEWS_DATABASE_URL")))
+    else:
+        site = settings.get("OILNEWS_SITE_URL")
+        from oilnews.site import reachable
+
+        reason = reachable(site)
+        if reason is not None:
+            raise SiteUnreachable(f"cannot reach {site}: {reason} (is the URL right, and the site up?)")
     if fresh:
         _check_writable(settings)
 
@@ -159,7 +166,7 @@ def start_checked(settings: Any, spider: str) -> None:
     """check_before_crawl; when it refuses the crawl, the run still tells, as any failed run
     does (record_refused_start), and the error goes on to the caller's exit code."""
     try:
-        check_before_crawl(settings)
+        check_before_crawl(settings, spider)
     except OilnewsError as error:
         record_refused_start(settings, spider, error)
         raise

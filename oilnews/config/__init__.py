@@ -38,6 +38,7 @@ SPIDER_ARGUMENTS: dict[str, str] = {
 # (minimum, maximum) of numeric settings; None: unbounded. Numbers not listed must be >= 0.
 RANGES: dict[str, tuple[float | None, float | None]] = {
     "OILNEWS_DB_BATCH_SIZE": (1, 100_000),
+    "OILNEWS_WARC_MAX_MB": (0.01, 1_000_000),
     "OILNEWS_MAX_LISTING_PAGES": (1, None),
     "OILNEWS_DB_RETRIES": (1, 100),
     "OILNEWS_HEALTH_MAX_MISSING_SHARE": (0, 1),

@@ -18,6 +18,7 @@ from oilnews.extensions.distributed import worker_name
 from oilnews.extensions.health import HealthMonitor
 from oilnews.health import evaluate, run_status
 from oilnews.logs import first_line, mask_secrets
+from oilnews.middlewares.warc import WarcCaptureMiddleware
 from oilnews.stats import key
 from oilnews.storage.database import Database
 from oilnews.storage.models import utcnow
@@ -86,6 +87,9 @@ class CrawlRunRecorder:
         alerter = self.crawler.get_extension(Alerter)
         if alerter is not None:
             await alerter.finished.wait()  # bounded by OILNEWS_ALERT_TIMEOUT per channel
+        capture = self.crawler.get_downloader_middleware(WarcCaptureMiddleware)
+        if capture is not None:
+            await capture.finished.wait()  # its last records written: the files' final figures
         assert self.crawler.stats is not None
         stats = self.crawler.stats.get_stats()
         monitor = self.crawler.get_extension(HealthMonitor)

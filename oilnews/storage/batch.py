@@ -15,7 +15,7 @@ from oilnews.items import AliasItem, ArticleItem, PriceQuoteItem
 from oilnews.storage.models import ARTICLE_FIELDS
 from oilnews.storage.writer import BatchResult, write_batch
 
-_DATETIME_FIELDS = ("published_at", "modified_at", "observed_at")
+_DATETIME_FIELDS = ("published_at", "modified_at", "observed_at", "seen_at")
 
 
 def _to_json(value: Any) -> Any:
@@ -48,6 +48,7 @@ class Batch:
             # Field by field rather than ItemAdapter.asdict(): its recursive copy of ~25 links
             # per article cost more than the database write in a profile of a 3,000-page crawl.
             row: dict[str, Any] = {name: getattr(item, name) for name in ARTICLE_FIELDS}
+            row["seen_at"] = item.seen_at
             row["links"] = [{"url": link.url, "kind": link.kind, "title": link.title} for link in item.links]
             row["author_profiles"] = [
                 {"profile_url": p.profile_url, "name": p.name, "bio": p.bio, "avatar_url": p.avatar_url}

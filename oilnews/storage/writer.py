@@ -85,7 +85,9 @@ def write_batch(
         ids.update(_upsert(conn, upserts, by_url, ids))
         if versions:
             conn.execute(insert_for(conn, versions_table).on_conflict_do_nothing(), versions)
-        for where in one_of(conn, articles_table.c.url, result.unchanged):
+        # Seen again now; an article re-derived from a capture (seen_at) was not seen anew.
+        seen_now = [url for url in result.unchanged if by_url[url].get("seen_at") is None]
+        for where in one_of(conn, articles_table.c.url, seen_now):
             conn.execute(update(articles_table).where(where).values(last_seen_at=now))
         stored_before = {old.id for old in existing.values()}  # only these can have old links
         result.links = write_links(conn, by_url, ids, stored_before)
@@ -169,10 +171,11 @@ def _plan(
     for url, article in by_url.items():
         old = existing.get(url)
         row = {key: article.get(key) for key in ARTICLE_FIELDS}
+        seen = article.get("seen_at") or now  # when the page was fetched (a capture's time)
         if old is None:
             result.new.append(url)
             upserts.append(
-                {**row, "version": 1, "first_seen_at": now, "last_seen_at": now, "changed_at": now}
+                {**row, "version": 1, "first_seen_at": seen, "last_seen_at": seen, "changed_at": now}
             )
         elif max_versions_per_day and recent.get(old.id, 0) >= max_versions_per_day:
             result.churning.append(url)
@@ -181,7 +184,7 @@ def _plan(
                     **row,
                     "version": old.version,
                     "first_seen_at": old.first_seen_at,
-                    "last_seen_at": now,
+                    "last_seen_at": max(seen, old.last_seen_at),
                     "changed_at": now,
                 }
             )
@@ -192,7 +195,7 @@ def _plan(
                     **row,
                     "version": old.version + 1,
                     "first_seen_at": old.first_seen_at,
-                    "last_seen_at": now,
+                    "last_seen_at": max(seen, old.last_seen_at),
                     "changed_at": now,
                 }
             )

@@ -199,8 +199,8 @@ def test_runs_command_lists_runs(replica: ReplicaServer, sqlite_url: str, tmp_pa
     result = oilnews_main("runs", "--db", sqlite_url)
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()
-    assert header.split()[:3] == ["run", "started", "(UTC)"]
-    assert row.split()[0] == "1" and "finished" in row.split()
+    assert header.split()[:4] == ["run", "kind", "started", "(UTC)"]
+    assert row.split()[:2] == ["1", "news"] and "finished" in row.split()
 
 
 def test_robots_txt_is_obeyed(sqlite_url: str, tmp_path: Path) -> None:
