@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import re
 import unicodedata
 
@@ -95,3 +96,85 @@ def content_hash(title: str, body: str) -> str:
     served under two URLs hashes the same."""
     normal = " ".join(f"{title}\n{body}".lower().split())
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+# The commonest English words: a text in English is made of them about four words in ten.
+_ENGLISH = frozenset(
+    [
+        "the",
+        "of",
+        "and",
+        "to",
+        "in",
+        "a",
+        "is",
+        "that",
+        "for",
+        "it",
+        "as",
+        "was",
+        "with",
+        "be",
+        "by",
+        "on",
+        "not",
+        "he",
+        "this",
+        "are",
+        "or",
+        "his",
+        "from",
+        "at",
+        "which",
+        "but",
+        "have",
+        "an",
+        "they",
+        "you",
+        "were",
+        "her",
+        "she",
+        "there",
+        "been",
+        "one",
+        "all",
+        "we",
+        "their",
+        "has",
+        "would",
+        "when",
+        "if",
+        "more",
+        "will",
+        "its",
+        "also",
+        "who",
+        "said",
+        "than",
+        "after",
+        "new",
+        "into",
+        "over",
+        "could",
+        "can",
+        "may",
+        "about",
+    ]
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def looks_english(text: str) -> bool | None:
+    """Whether a text reads as English (its common words, at least one in seven); None when it
+    is too short to tell."""
+    words = _WORD.findall(text[:5000].lower())
+    if len(words) < 30:
+        return None
+    return sum(1 for w in words if w in _ENGLISH) / len(words) >= 1 / 7
+
+
+def derived_hash(fields: dict[str, object]) -> str:
+    """Identity of an article's derived fields (description, language, Markdown body, images,
+    mentions): a reparse that derives them anew updates them in place when this changes."""
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

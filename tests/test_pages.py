@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from scrapy.http import HtmlResponse, TextResponse, XmlResponse
 from oilnews.pages.article import parse_article
 from oilnews.pages.feeds import parse_rss, parse_sitemap
 from oilnews.pages.listing import parse_listing
+from oilnews.pages.mentions import mentions
 from oilnews.pages.ticker import parse_ticker
 from oilnews.pipelines.clean import clean_article
 from tests.helpers import FIXTURES, SHARED, html_response, shared_page
@@ -59,6 +61,12 @@ def test_real_article_pages(expected_file: Path) -> None:
     assert counts == expected["link_counts"]
     assert sum(expected["link_counts"].values()) == len(item.links)  # no kind left uncounted
     assert all(link.url.startswith("http") for link in item.links)
+    # The body's own links (read off the page), in order, as Markdown links; without them the
+    # Markdown is the plain body (none of these pages has a subheading, list or figure).
+    position = 0
+    for anchor, url in expected["body_links"]:
+        position = item.body_markdown.index(f"[{anchor}]({url})", position) + 1
+    assert re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", item.body_markdown) == item.body
 
 
 @pytest.mark.parametrize(
@@ -147,6 +155,16 @@ def test_premium_fixture_against_reader_text() -> None:
         "related",
         "https://oilprice.com/Geopolitics/International/Azerbaijan-Feels-the-Heat-as-US-House-Considers-Sanctions.html",
     ) in kinds
+
+    # Markdown: the key points as a list first, the "Related:" line as a link, no furniture.
+    blocks = item.body_markdown.split("\n\n")
+    assert blocks[0].split("\n") == [f"- {point}" for point in item.summary]
+    assert (
+        "**Related: [The U.S. Does Not Plan To Refill Its SPR With Sub-$80 Oil]"
+        "(https://oilprice.com/Energy/Crude-Oil/The-US-Does-Not-Plan-To-Refill-Its-SPR-With-Sub-80-Oil.html)**"
+    ) in blocks
+    assert blocks[1] == paragraphs[0] and blocks[-1] == paragraphs[-1]
+    assert item.language == "en" and item.countries["Kazakhstan"] >= 5 and item.countries["Russia"] >= 5
 
     seed = SHARED / "seed-page-text.txt"
     if seed.is_file():
@@ -288,3 +306,79 @@ def test_a_json_ld_date_that_cannot_be_right_falls_back_to_the_byline(value: str
     item = parse_article(HtmlResponse(url=MOZAMBIQUE_URL, body=hostile.encode("utf-8"), encoding="utf-8"))
     assert item.published_at == datetime(2011, 6, 15, 18, 55, tzinfo=UTC)  # the byline's 1:55 PM CDT
     assert item.dates_rejected == ["json_ld_published"]
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (b"<p>Plain text.</p>", "Plain text."),
+        (b"<h2>Output</h2><p>More.</p>", "## Output\n\nMore."),
+        (b"<blockquote>A quote</blockquote>", "> A quote"),
+        (b"<p>a <b>bold</b> and <em>slanted</em> word</p>", "a **bold** and *slanted* word"),
+        (
+            b"<p>See <a href='/Energy/Coal/B.html'>this</a>.</p>",
+            "See [this](https://oilprice.com/Energy/Coal/B.html).",
+        ),
+        # Hostile text stays text: no raw HTML, no injected link, no script link, no structure.
+        (
+            b"<p>&lt;img src=x onerror=alert(1)&gt; [x](javascript:alert(1))</p>",
+            "\\<img src=x onerror=alert(1)\\> \\[x\\](javascript:alert(1))",
+        ),
+        (b"<p><a href='javascript:alert(1)'>click</a> me</p>", "click me"),
+        (b"<p># not a heading</p><p>1. not a list</p>", "\\# not a heading\n\n1\\. not a list"),
+        (b"<p><a href='https://e.org/a b(c)'>odd</a></p>", "[odd](https://e.org/a%20b%28c%29)"),
+    ],
+)
+def test_body_markdown(html: bytes, expected: str) -> None:
+    page = (
+        b"<html><body><div class='singleArticle__content'><h1>T</h1><div id='news-content'>%s</div></div>"
+        % html
+    )
+    item = parse_article(HtmlResponse(url="https://oilprice.com/Energy/Coal/A.html", body=page))
+    assert item.body_markdown == expected
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        (
+            "en",
+            "The price of oil rose as the market expected that it would be a tight year for all. " * 3,
+            "en",
+        ),
+        (
+            None,
+            "The price of oil rose as the market expected that it would be a tight year for all. " * 3,
+            "en",
+        ),
+        (
+            "en",
+            "Der Ölpreis stieg, weil der Markt ein knappes Jahr erwartete, sagten Händler heute. " * 3,
+            None,
+        ),
+        (
+            "de",
+            "Der Ölpreis stieg, weil der Markt ein knappes Jahr erwartete, sagten Händler heute. " * 3,
+            "de",
+        ),
+        ("en-GB", "Too short to tell.", "en"),
+    ],
+)
+def test_language_is_the_pages_when_its_text_agrees(
+    lang: str | None, text: str, expected: str | None
+) -> None:
+    attribute = f" lang='{lang}'" if lang else ""
+    page = f"<html{attribute}><body><div id='news-content'><p>{text}</p></div></body></html>".encode()
+    item = parse_article(HtmlResponse(url="https://oilprice.com/Energy/Coal/A.html", body=page))
+    assert item.language == expected
+
+
+def test_mentions_are_whole_words_and_case_where_it_matters() -> None:
+    found = mentions(
+        "Shell Buys Into Brent Crude Output",
+        "The shell of the old plant. Shell's deal with Aramco lifts Saudi Arabia; "
+        "U.S. and American refiners buy Brent crude and natural gas; Brentwood is a town.",
+    )
+    assert found["companies"] == {"Shell": 2, "Saudi Aramco": 1}
+    assert found["countries"] == {"United States": 2, "Saudi Arabia": 1}
+    assert found["commodities"]["Brent"] == 2 and found["commodities"]["natural gas"] == 1

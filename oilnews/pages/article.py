@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 from scrapy.http import TextResponse
 
 from oilnews.dates import parse_byline_date, parse_iso, plausible_publication
-from oilnews.items import ArticleItem, AuthorProfile
-from oilnews.pages.body import BodyWalker, body_container, content_of
+from oilnews.items import ArticleImage, ArticleItem, AuthorProfile
+from oilnews.pages.body import BodyWalker, body_container, body_markdown, content_of
 from oilnews.pages.common import Page, as_list, element_text, json_ld_of_type
 from oilnews.pages.links import PageLinks, block_links
 from oilnews.site import section_of_path
-from oilnews.text import clean_line
+from oilnews.text import clean_line, looks_english
 from oilnews.urls import canonical_url
 
 _TITLE_SUFFIX = re.compile(r"\s*\|\s*OilPrice\.com\s*$", re.IGNORECASE)
@@ -124,6 +124,56 @@ def _image(page: Page, ld: dict[str, Any]) -> str | None:
     return None
 
 
+def _description(page: Page, ld: dict[str, Any]) -> str | None:
+    text = page.meta("description") or page.meta("og:description") or str(ld.get("description") or "")
+    return clean_line(unescape(text)) or None
+
+
+def _language(page: Page, body: str) -> str | None:
+    """The page's `lang` (its primary subtag), when the text agrees: an English text under
+    another tag, or none, is English; a tag of English over text that is not, is not believed."""
+    declared = str(page.root.get("lang") or "").strip().split("-")[0].lower() or None
+    english = looks_english(body)
+    if english is None:
+        return declared
+    if english:
+        return "en"
+    return None if declared in (None, "en") else declared
+
+
+def _image_url(img: Any, sources: list[Any], base_url: str) -> str | None:
+    candidates = [img.get("data-src"), img.get("src")] if img is not None else []
+    # A <picture>'s widest source when the <img> is a lazy placeholder.
+    candidates += [str(s.get("srcset") or "").split(",")[-1].strip().split(" ")[0] for s in reversed(sources)]
+    for candidate in candidates:
+        url = str(candidate or "").strip()
+        if url and not url.startswith("data:") and not any(g in url for g in _GENERIC_IMAGES):
+            return canonical_url(url, base_url)
+    return None
+
+
+def _images(page: Page, base_url: str) -> list[ArticleImage]:
+    """The lead picture and the body's figures, each once, with its alt text and caption."""
+    content = content_of(page)
+    if content is None:
+        return []
+    found: dict[str, ArticleImage] = {}
+    for holder in page.xpath(
+        ".//picture[contains(@class, 'singleArticle__articleImage')] | .//figure", content
+    ):
+        img = next(holder.iter("img"), None)
+        url = _image_url(img, list(holder.iter("source")), base_url)
+        if url is None or url in found:
+            continue
+        caption = next(holder.iter("figcaption"), None)
+        found[url] = ArticleImage(
+            url=url,
+            alt=clean_line(img.get("alt")) or None if img is not None else None,
+            caption=(element_text(caption) or None) if caption is not None else None,
+        )
+    return list(found.values())
+
+
 def _keywords(page: Page) -> list[str]:
     raw = page.meta("news_keywords") or page.meta("keywords") or ""
     words = (clean_line(k) for k in raw.split(","))
@@ -220,6 +270,10 @@ def parse_article(response: TextResponse) -> ArticleItem:
         body=body,
         image_url=_image(page, ld),
         is_premium=_is_premium(page, url, walker.summary, container),
+        description=_description(page, ld),
+        language=_language(page, body),
+        body_markdown=body_markdown(walker) if body_source == "html" else "",
+        images=_images(page, url),
         links=links.items,
         links_too_long=links.too_long,
         dates_rejected=rejected,

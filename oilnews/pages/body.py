@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from oilnews.pages import markdown
 from oilnews.pages.common import Page, element_text
 from oilnews.pages.links import PageLinks
 from oilnews.text import is_boilerplate, is_signature
@@ -53,6 +54,8 @@ class BodyWalker:
         self.names = names
         self.summary: list[str] = []
         self.paragraphs: list[str] = []
+        self.markdown: list[str] = []  # the same blocks as Markdown (pages.markdown)
+        self.summary_markdown: list[str] = []
         self._more_list_pending = False
 
     def walk(self, container: Any) -> None:
@@ -86,13 +89,20 @@ class BodyWalker:
             for a in element.iter("a"):
                 self.links.add(a.get("href"), "more_top_reads", element_text(a))
             return
-        items = [text for text in (element_text(li) for li in element.iter("li")) if text]
+        entries = [li for li in element.iter("li") if element_text(li)]
+        items = [element_text(li) for li in entries]
+        marked = [markdown.inline(li, self.links.base_url) for li in entries]
         if not self.paragraphs:
             # A list before the first paragraph is the premium key-points block.
             self.summary.extend(items)
+            self.summary_markdown.extend(marked)
             return
         self._record_body_links(element)
         self.paragraphs.extend(f"• {item}" for item in items)
+        numbered = element.tag.lower() == "ol"
+        self.markdown.append(
+            "\n".join(f"{n}. {m}" if numbered else f"- {m}" for n, m in enumerate(marked, 1))
+        )
 
     def _paragraph(self, element: Any) -> None:
         text = element_text(element)
@@ -104,15 +114,33 @@ class BodyWalker:
         if text.lower().startswith("related:"):
             for a in element.iter("a"):
                 self.links.add(a.get("href"), "related_inline", element_text(a))
+            self.markdown.append(markdown.inline(element, self.links.base_url))  # the line as a link
             return
         if is_boilerplate(text) or is_signature(text, self.names):
             return
         self._record_body_links(element)
         self.paragraphs.append(text)
+        self.markdown.append(_block(element, markdown.inline(element, self.links.base_url)))
 
     def _record_body_links(self, element: Any) -> None:
         for a in element.iter("a"):
             self.links.add(a.get("href"), "body", element_text(a))
+
+
+def _block(element: Any, line: str) -> str:
+    """A paragraph's Markdown by its tag: a subheading keeps its level, a quote its mark."""
+    tag = element.tag.lower()
+    if tag in ("h2", "h3", "h4", "h5", "h6"):
+        return "#" * int(tag[1]) + " " + line
+    if tag == "blockquote":
+        return "> " + line
+    return line
+
+
+def body_markdown(walker: BodyWalker) -> str:
+    """The whole body as Markdown: the key points as a list first, then the blocks."""
+    blocks = ["\n".join(f"- {point}" for point in walker.summary_markdown)] if walker.summary_markdown else []
+    return "\n\n".join([*blocks, *walker.markdown])
 
 
 def content_of(page: Page) -> Any:

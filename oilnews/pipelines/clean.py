@@ -8,9 +8,10 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from oilnews.dates import to_utc
-from oilnews.items import ArticleItem, ArticleLink, AuthorProfile
+from oilnews.items import ArticleImage, ArticleItem, ArticleLink, AuthorProfile, derived_row
+from oilnews.pages.mentions import KINDS, mentions
 from oilnews.stats import key
-from oilnews.text import clean_body, clean_line, content_hash
+from oilnews.text import clean_body, clean_line, content_hash, derived_hash
 from oilnews.urls import MAX_URL_LENGTH, canonical_url
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,19 @@ def clean_article(item: ArticleItem) -> ArticleItem:
                 ),
             )
     item.author_profiles = list(profiles.values())
+    item.description = clean_line(item.description) or None
+    images: dict[str, ArticleImage] = {}
+    for image in item.images:
+        url = canonical_url(image.url)
+        if url:
+            images.setdefault(
+                url, ArticleImage(url, clean_line(image.alt) or None, clean_line(image.caption) or None)
+            )
+    item.images = list(images.values())
+    found = mentions(item.title, item.body)
+    item.commodities, item.countries, item.companies = (found[kind] for kind in KINDS)
     item.content_hash = content_hash(item.title, item.body)
+    item.derived_hash = derived_hash(derived_row(item))
     return item
 
 

@@ -193,6 +193,7 @@ class StorePipeline:
             ("quotes", result.quotes),
             ("content_duplicates", result.folded),
             ("articles_churning", len(result.churning)),
+            ("articles_rederived", len(result.rederived)),
         ):
             if value:
                 self.stats.inc_value(key("store", name), value)

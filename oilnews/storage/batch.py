@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from oilnews.dates import json_value
-from oilnews.items import AliasItem, ArticleItem, PriceQuoteItem
+from oilnews.items import AliasItem, ArticleItem, PriceQuoteItem, derived_row
 from oilnews.storage.models import ARTICLE_FIELDS
 from oilnews.storage.writer import BatchResult, write_batch
 
@@ -48,6 +48,7 @@ class Batch:
             # Field by field rather than ItemAdapter.asdict(): its recursive copy of ~25 links
             # per article cost more than the database write in a profile of a 3,000-page crawl.
             row: dict[str, Any] = {name: getattr(item, name) for name in ARTICLE_FIELDS}
+            row.update(derived_row(item))
             row["seen_at"] = item.seen_at
             row["links"] = [{"url": link.url, "kind": link.kind, "title": link.title} for link in item.links]
             row["author_profiles"] = [

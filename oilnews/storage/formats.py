@@ -123,7 +123,7 @@ class _Parquet:
         self.writer = pq.ParquetWriter(
             stream, self.schema, compression="snappy"
         )  # the format's usual default: fast
-        self.json_columns = {f for f in fields if f in ("counts", "health")}  # runs' JSON: as text
+        self.json_columns = {f for f in fields if f in spec.objects}  # JSON objects: as text
         self.buffer: list[tuple[Any, ...]] = []
 
     def _type(self, spec: TableSpec, name: str) -> Any:

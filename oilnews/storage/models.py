@@ -25,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from oilnews.dates import utc_from_db
+from oilnews.items import DERIVED_FIELDS
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -88,6 +89,16 @@ class Article(Base):
     # incremental export (`oilnews export --bookmark`) follows. last_seen_at moves on every fetch.
     # Nullable only so the migration can add it without rebuilding the table; always written.
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Derived from the page beside the content (migration 0008; oilnews reparse fills them for
+    # articles stored before): updated in place when derived_hash changes, never versioned.
+    description: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    body_markdown: Mapped[str | None] = mapped_column(Text)
+    images: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    commodities: Mapped[dict[str, int] | None] = mapped_column(JSONType)
+    countries: Mapped[dict[str, int] | None] = mapped_column(JSONType)
+    companies: Mapped[dict[str, int] | None] = mapped_column(JSONType)
+    derived_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Author(Base):
@@ -215,8 +226,9 @@ article_authors_table = cast(Table, ArticleAuthor.__table__)
 backfill_table = cast(Table, BackfillMonth.__table__)
 
 # The stored article, field by field (what an item's dict carries into the writer and what an
-# export or a version holds of it), and what the writer's upsert adds.
-ARTICLE_FIELDS = (
+# export holds of it), and what the writer's upsert adds. Its content (what a version holds),
+# then what is derived beside it.
+CONTENT_FIELDS = (
     "url",
     "title",
     "authors",
@@ -231,8 +243,9 @@ ARTICLE_FIELDS = (
     "is_premium",
     "content_hash",
 )
+ARTICLE_FIELDS = (*CONTENT_FIELDS, *DERIVED_FIELDS, "derived_hash")
 # Fields whose change makes a new version (the hash covers title and body; these too).
-VERSIONED_FIELDS = tuple(f for f in ARTICLE_FIELDS if f not in ("url", "content_hash"))
+VERSIONED_FIELDS = tuple(f for f in CONTENT_FIELDS if f not in ("url", "content_hash"))
 # Every column the article upsert writes, and those a conflict (a stored URL) overwrites.
 UPSERT_COLUMNS = (*ARTICLE_FIELDS, "version", "first_seen_at", "last_seen_at", "changed_at")
 UPDATED_ON_CONFLICT = tuple(c for c in UPSERT_COLUMNS if c not in ("url", "first_seen_at"))

@@ -31,6 +31,7 @@ class TableSpec:
     times: frozenset[str]
     statement: Callable[[Connection, Selection], Select[Any]]
     filters: tuple[str, ...] = ()
+    objects: frozenset[str] = frozenset()  # JSON objects or lists of them: JSON text in CSV and Parquet
 
 
 # A Selection's filters: every one applies where the rows belong to articles.
@@ -115,6 +116,7 @@ TABLES: dict[str, TableSpec] = {
         frozenset({"published_at", "modified_at", "first_seen_at", "last_seen_at", "changed_at"}),
         _articles,
         ARTICLE_FILTERS,
+        frozenset({"images", "commodities", "countries", "companies"}),
     ),
     "links": TableSpec(
         ("article_url", "kind", "target_url", "anchor_text"),
@@ -127,6 +129,12 @@ TABLES: dict[str, TableSpec] = {
     "quotes": TableSpec(
         QUOTE_COLUMNS, frozenset(), frozenset({"observed_at", "fetched_at"}), _quotes, ("since", "until")
     ),
-    "runs": TableSpec(RUN_COLUMNS, frozenset(), frozenset({"started_at", "finished_at"}), _runs),
+    "runs": TableSpec(
+        RUN_COLUMNS,
+        frozenset(),
+        frozenset({"started_at", "finished_at"}),
+        _runs,
+        objects=frozenset({"counts", "health"}),
+    ),
     "authors": TableSpec(AUTHOR_COLUMNS, frozenset(), frozenset({"updated_at"}), _authors),
 }

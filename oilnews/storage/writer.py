@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, bindparam, func, select, text, update
 
 from oilnews.dates import json_value
+from oilnews.items import DERIVED_FIELDS
 from oilnews.storage.models import (
     ARTICLE_FIELDS,
     UPDATED_ON_CONFLICT,
@@ -35,7 +36,7 @@ _WRITE_LOCK_ID = 0x0111_4E45_5754  # PostgreSQL advisory lock key: one article b
 
 
 # What the writer reads of every stored row of a batch.
-_STATE_COLUMNS = ("id", "url", "content_hash", "version", "first_seen_at", "last_seen_at")
+_STATE_COLUMNS = ("id", "url", "content_hash", "version", "first_seen_at", "last_seen_at", "derived_hash")
 
 
 @dataclass
@@ -49,6 +50,7 @@ class BatchResult:
     folded: int = 0  # new URLs whose content another stored URL already has
     churning: list[str] = field(default_factory=list)  # changed again past the day's version cap
     authors: int = 0  # author profiles new or changed
+    rederived: list[str] = field(default_factory=list)  # unchanged content, derived fields refreshed
 
 
 def write_batch(
@@ -89,6 +91,7 @@ def write_batch(
         seen_now = [url for url in result.unchanged if by_url[url].get("seen_at") is None]
         for where in one_of(conn, articles_table.c.url, seen_now):
             conn.execute(update(articles_table).where(where).values(last_seen_at=now))
+        _rederive(conn, by_url, existing, result, now)
         stored_before = {old.id for old in existing.values()}  # only these can have old links
         result.links = write_links(conn, by_url, ids, stored_before)
         result.authors = write_authors(conn, by_url, ids, now, stored_before)
@@ -100,6 +103,35 @@ def write_batch(
         )
         result.quotes = written(conn, qstmt, [{**q, "fetched_at": now} for q in quotes], quotes_table.c.id)
     return result
+
+
+def _rederive(
+    conn: Connection,
+    by_url: dict[str, dict[str, Any]],
+    existing: dict[str, Any],
+    result: BatchResult,
+    now: datetime,
+) -> None:
+    """Unchanged articles whose derived fields came out otherwise (a better parser, a reparse
+    of articles stored before those fields existed): those fields updated in place, no version."""
+    stale = [url for url in result.unchanged if by_url[url].get("derived_hash") != existing[url].derived_hash]
+    if not stale:
+        return
+    table = articles_table
+    columns = (*DERIVED_FIELDS, "derived_hash")
+    statement = (
+        update(table)
+        .where(table.c.url == bindparam("u"))
+        .values(
+            {**{name: bindparam(f"v_{name}") for name in columns}, "changed_at": bindparam("v_changed_at")}
+        )
+    )
+    rows = [
+        {"u": url, "v_changed_at": now, **{f"v_{name}": by_url[url].get(name) for name in columns}}
+        for url in stale
+    ]
+    conn.execute(statement, rows)
+    result.rederived.extend(stale)
 
 
 def _stored_rows(conn: Connection, urls: list[str], hashes: list[str]) -> list[Any]:

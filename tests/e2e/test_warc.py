@@ -10,6 +10,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from oilnews.items import DERIVED_FIELDS
 from oilnews.replica.server import ReplicaServer
 from oilnews.site import RSS_PATH, listing_path
 from tests.helpers import crawl, oilnews_main, query, run_oilnews, runs
@@ -17,6 +18,7 @@ from tests.helpers import crawl, oilnews_main, query, run_oilnews, runs
 ARTICLES = 60
 CONTENT = ("url", "title", "authors", "source", "published_at", "modified_at", "section", "keywords")
 CONTENT += ("summary", "body", "image_url", "is_premium", "content_hash")
+DERIVED = (*DERIVED_FIELDS, "derived_hash")
 
 
 def _records(directory: Path) -> list[tuple[Path, object]]:
@@ -89,11 +91,14 @@ def test_reparse_restores_a_damaged_store_offline(database_url: str, tmp_path: P
         row.url: row for row in query(database_url, f"select {columns}, version, last_seen_at from articles")
     }
     damaged, lost, untouched = sorted(before)[:3]
-    # A parser bug stored a wrong body (its hash with it); an article was lost outright.
+    derived = {row.url: row for row in query(database_url, f"select url, {', '.join(DERIVED)} from articles")}
+    # A parser bug stored a wrong body (its hash with it); an article was lost outright; and
+    # every article was stored before the derived fields existed (migration 0008 adds them empty).
     query(
         database_url, "update articles set body = 'garbled', content_hash = 'bad' where url = :u", u=damaged
     )
     query(database_url, "delete from articles where url = :u", u=lost)
+    query(database_url, f"update articles set {', '.join(f'{name} = null' for name in DERIVED)}")
 
     reparse = run_oilnews("reparse", "--db", database_url, "--warc", str(tmp_path / "warc"))
     assert reparse.returncode == 0, reparse.stderr
@@ -105,6 +110,9 @@ def test_reparse_restores_a_damaged_store_offline(database_url: str, tmp_path: P
     assert set(after) == set(before)
     for url in before:
         assert tuple(after[url])[: len(CONTENT)] == tuple(before[url])[: len(CONTENT)], url  # back exactly
+    filled = {row.url: row for row in query(database_url, f"select url, {', '.join(DERIVED)} from articles")}
+    assert filled == derived  # the derived fields of every article, as the crawl gave them
+    assert any(row.description for row in filled.values()) and any(row.countries for row in filled.values())
     assert after[damaged].version == before[damaged].version + 1  # a new version, as a crawl gives
     assert query(database_url, "select count(*) from article_versions")[0][0] == 1  # the garbled one kept
     # Unchanged articles are left as they were: not even "seen" again.
@@ -114,6 +122,7 @@ def test_reparse_restores_a_damaged_store_offline(database_url: str, tmp_path: P
     assert (latest.spider, latest.status) == ("reparse", "finished")
     assert latest.stats["oilnews/reparse/captures"] == ARTICLES + 1  # the twin's second URL too
     assert latest.stats.get("downloader/request_count", 0) == 0
+    assert latest.stats["oilnews/store/articles_rederived"] == ARTICLES - 2  # in place: no version
 
     again = run_oilnews("reparse", "--db", database_url, "--warc", str(tmp_path / "warc"))
     assert again.returncode == 0 and "new 0, updated 0, unchanged" in again.stderr, again.stderr
