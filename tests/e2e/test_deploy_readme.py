@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import ROOT, query, unavailable
+from tests.helpers import ROOT, PrivatePostgres, query, unavailable
 
 README = ROOT / "deploy" / "README.md"
 
@@ -89,7 +89,14 @@ MASKED = (
     "apt-daily.timer",
     "apt-daily-upgrade.timer",
 )
-SCRATCH = {"etc": "/etc", "opt": "/opt", "varlog": "/var/log", "varlib": "/var/lib", "spool": "/var/spool"}
+SCRATCH = {
+    "etc": "/etc",
+    "opt": "/opt",
+    "varlog": "/var/log",
+    "varlib": "/var/lib",
+    "spool": "/var/spool",
+    "backups": "/var/backups",
+}
 EMPTY = {"vartmp": "/var/tmp", "tmp": "/tmp"}  # /tmp last: the scratch copies may live under it
 
 
@@ -104,8 +111,9 @@ def _cron_line() -> tuple[str, str]:
 class ScratchSystem:
     """systemd as PID 1 of private PID and mount namespaces over scratch copies of the system."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, postgres_socket_dir: Path) -> None:
         self.root = root
+        self.postgres_socket_dir = postgres_socket_dir  # seen inside as /run/postgresql
         self.process: subprocess.Popen[bytes] | None = None
         self.pid = 0
 
@@ -123,8 +131,11 @@ class ScratchSystem:
             [
                 "set -e",
                 "mount --make-rprivate /",
-                *mounts,
+                # /run first: the socket directory is bound before /tmp, where it lives, is replaced.
                 "mount -t tmpfs tmpfs /run",
+                "mkdir /run/postgresql",
+                f"mount --bind {self.postgres_socket_dir} /run/postgresql",
+                *mounts,
                 "exec env container=oilnews-test /lib/systemd/systemd --system --unit=multi-user.target",
             ]
         )
@@ -200,7 +211,15 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
 
     # A site publishing up to now, as the real one does (`crawl --since 2024-01` finds articles).
     epoch = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
-    with ReplicaServer(120, epoch=epoch, step=timedelta(hours=6)) as site, ScratchSystem(tmp_path) as system:
+    # The PostgreSQL the README's role, database and pg_dump lines talk to over the local socket:
+    # a server of the test's own, so the machine's keeps no oilnews role or database.
+    postgres = PrivatePostgres()
+    postgres.root.chmod(0o755)  # the socket's directory, as /var/run/postgresql is: every user may connect
+    with (
+        contextlib.closing(postgres),
+        ReplicaServer(120, epoch=epoch, step=timedelta(hours=6)) as site,
+        ScratchSystem(tmp_path, postgres.root) as system,
+    ):
         editor = bin_dir / "editor"
         editor.write_text(
             "#!/bin/sh\n"
@@ -236,12 +255,24 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
                 _block("## 1. One-shot")[0],  # a crawl after it writes the metrics file
                 "test -s /var/lib/node_exporter/textfile/oilnews.prom",
                 *_block("## Backups"),
+                # Then PostgreSQL, as a deployment moves to it: the role and the database, an
+                # upgrade onto them (every writer stopped, migrated, started), a crawl, a dump.
+                *_block("## Common preparation", 1),
+                *_block("## Upgrading"),
+                _block("## 1. One-shot")[0],
+                *_block("## Backups", 1),
+                "pg_restore --list /var/backups/oilnews.dump | grep -c 'TABLE DATA public articles '",
                 # What the commands left, seen from inside (the scratch copies are root's outside).
                 "stat -c '%a %U' /etc/oilnews/env /var/lib/oilnews /var/log/oilnews",
             ]
         )
         result = system.run(script)
         journal = system.run("journalctl --no-pager -n 80", timeout=60).stdout
+        pg_articles, pg_role = None, None
+        if result.returncode == 0:  # while the test's PostgreSQL still runs
+            pg_db = postgres.url.replace("/test?", "/oilnews?")
+            pg_articles = query(pg_db, "select count(*) from articles")[0][0]
+            pg_role = query(pg_db, "select rolname from pg_roles where rolname = 'oilnews'")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:] + journal[-3000:]
     out = result.stdout
     modes = out.strip().splitlines()[-3:]
@@ -255,6 +286,9 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
     assert query(db, "select count(*) from articles")[0][0] == 120
     backup = f"sqlite:///{tmp_path / 'varlib' / 'oilnews' / 'oilnews-backup.db'}"
     assert query(backup, "select count(*) from articles")[0][0] == 120  # the Backups section's copy
+    assert pg_articles == 120 and pg_role  # the crawl after Upgrading; createuser's role
+    assert (tmp_path / "backups" / "oilnews.dump").read_bytes().startswith(b"PGDMP")  # pg_dump's format
+    assert out.strip().splitlines()[-4] == "1", out  # pg_restore --list found the articles' data
     rows = query(db, "select spider, status, finish_reason from crawl_runs order by id")
     news = [row for row in rows if row.spider == "news"]
     # crawl, crawl --since, scrapy crawl, the cron line, the systemd unit (the timer may add
