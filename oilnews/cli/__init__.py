@@ -65,6 +65,12 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
         "--section", help="a section and those below it, e.g. Energy or Energy/Crude-Oil (default: all)"
     )
     parser.add_argument("--author", help="one of the article's authors, case-insensitive (default: all)")
+    parser.add_argument(
+        "--mentions",
+        metavar="NAME",
+        help="articles that mention this commodity, country or company (or ticker), e.g. Brent, "
+        "Norway, Chevron, XOM; case-insensitive (default: all)",
+    )
 
 
 def bounded_int(low: int, high: int) -> Any:
@@ -174,6 +180,7 @@ def selection_of(args: argparse.Namespace) -> Any:
         author=getattr(args, "author", None),
         query=query,
         changed_since=instant_of(args, "changed_since"),
+        mentions=getattr(args, "mentions", None),
     )
 
 

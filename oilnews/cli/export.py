@@ -30,7 +30,7 @@ from oilnews.cli import add_db, add_filters, reading, selection_of
 from oilnews.dates import json_value, parse_iso
 from oilnews.errors import ExitCode, UsageError
 from oilnews.storage.files import write_atomically
-from oilnews.storage.formats import WRITERS
+from oilnews.storage.formats import WRITERS, MarkdownFiles
 from oilnews.storage.selection import Selection
 from oilnews.storage.tables import ARTICLE_FILTERS, TABLES
 
@@ -140,6 +140,13 @@ def export(
         )
     if fmt == "parquet" and out is None:
         raise UsageError("--format parquet needs --out FILE (Parquet is not a stream)")
+    if fmt == "markdown" and (out is None or table != "articles" or fields != spec.columns):
+        raise UsageError(
+            "--format markdown writes a file an article: it needs --out DIR and --table articles, "
+            "and takes no --fields"
+        )
+    if fmt == "markdown" and out is not None and out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: not a directory (--format markdown writes a file an article there)")
     seen: set[tuple[int, str]] = set()
     previous_newest: datetime | None = None
     if bookmark is not None:
@@ -181,7 +188,13 @@ def export(
             counter.update(state["rows"])
         writer.close()
 
-    if out is None:
+    if fmt == "markdown" and out is not None:
+        files = MarkdownFiles(out, spec)
+        for record in rows():
+            files.write(record)
+            state["rows"] += 1
+            counter.update(state["rows"])
+    elif out is None:
         target = stdout or sys.stdout.buffer
         write(target)
         target.flush()
@@ -221,12 +234,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db(parser)
     parser.add_argument(
         "--format",
-        choices=("jsonl", "csv", "csv-raw", "parquet"),
+        choices=("jsonl", "csv", "csv-raw", "parquet", "markdown"),
         default="jsonl",
         help="(default: jsonl); csv puts an apostrophe before a text cell a spreadsheet would run as a "
-        "formula (=, +, -, @, tab or CR first); csv-raw writes every cell as stored, for programs",
+        "formula (=, +, -, @, tab or CR first); csv-raw writes every cell as stored, for programs; "
+        "markdown writes one .md file an article (YAML front matter) into the --out directory",
     )
-    parser.add_argument("--out", help="file to write (default: standard output; Parquet needs a file)")
+    parser.add_argument(
+        "--out", help="file to write (default: standard output; Parquet needs a file, markdown a directory)"
+    )
     parser.add_argument(
         "--table", default="articles", help="articles (default), links, quotes, runs or authors"
     )

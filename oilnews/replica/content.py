@@ -216,6 +216,11 @@ class ReplicaArticle:
         return f"/{self.section}/{self.slug}.html"
 
     @property
+    def has_picture(self) -> bool:
+        """One page in five has no picture of its own: the site's share logo stands in."""
+        return self.index % 5 != 2
+
+    @property
     def is_outlet(self) -> bool:
         return self.author in OUTLETS
 

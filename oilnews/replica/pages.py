@@ -127,7 +127,9 @@ def _json_ld(article: ReplicaArticle, url: str, body_text: str) -> str:
         "articleBody": escape(body_text).replace("&#x27;", "&rsquo;"),
         "image": [
             f"https://d32r1sh890xpii.cloudfront.net/article/1200x900/{article.published:%Y-%m-%d}_{article.index:08d}.jpg"
-        ],
+        ]
+        if article.has_picture
+        else [],
         "author": [
             {
                 "@type": author_type,
@@ -192,6 +194,11 @@ def _link_list(
     return "".join(out)
 
 
+# Companies the replica's articles name, from the gazetteer (oilnews/pages/gazetteer.json).
+REPLICA_COMPANIES = ("Shell", "Chevron", "ExxonMobil", "BP", "Equinor", "Petrobras", "TotalEnergies")
+PLACEHOLDER_GIF = "data:image/gif;base64,R0lGODlhEAAJAIAAAP///wAAACH5BAEAAAAALAAAAAAQAAkAAAIKhI+py+0Po5yUFQA7"
+
+
 def article_body_html(cat: Catalogue, article: ReplicaArticle, base: str) -> str:
     parts = [
         '\n<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.0 Transitional//EN" "http://www.w3.org/TR/REC-html40/loose.dtd">\n<html><body>'
@@ -206,9 +213,20 @@ def article_body_html(cat: Catalogue, article: ReplicaArticle, base: str) -> str
         if number == 1 and cited is not None:
             target = cat.article(cited)
             text += f' <a href="{target.path}">Read about {escape(target.title)}</a>.'
+        if number == 1 and article.index % 2 == 0:
+            # A listed company, as the real pages name them ("Shell", never "a shell").
+            text += f" Shares of {REPLICA_COMPANIES[article.index // 2 % len(REPLICA_COMPANIES)]} moved on the news."
         if number == 2:
             text += ' <a href="https://www.bloomberg.com/news/energy">Bloomberg reported</a> similar figures.'
         parts.append(f'<p{css}><span style="font-weight: 400;">{text}</span></p>')
+        if number == 1 and article.index % 3 == 0:
+            parts.append("<h2>What comes next</h2>")  # a subheading, as longer features have
+        if number == 1 and article.index % 4 == 1:
+            figure = f"https://d32r1sh890xpii.cloudfront.net/article/figure/{article.index:08d}.jpg"
+            parts.append(
+                f'<figure><img src="{figure}" alt="Chart for {escape(article.title)}">'
+                f"<figcaption>Output in {escape(article.title.split()[0])}, by month</figcaption></figure>"
+            )
         if number == related_at and article.related_inline is not None:
             target = cat.article(article.related_inline)
             parts.append(
@@ -300,11 +318,13 @@ def render_article(
     crumb_name = "Latest Energy News" if root == "Latest-Energy-News" else root.replace("-", " ")
     premium = '<span class="premium_badge">Premium Content</span>' if article.premium else ""
     image = f"https://d32r1sh890xpii.cloudfront.net/article/718x300/{article.published:%Y-%m-%d}_{article.index:08d}.jpg"
+    shared = not article.has_picture  # the share logo as og:image, a placeholder in the picture
+    og_image = "https://d1o9e4un86hhpc.cloudfront.net/images/facebook-share-logo.png" if shared else image
     extra = (
         f'<meta name="description" content="{escape(article.paragraphs[0][:150])}" />{keywords}'
         f'<link rel="amphtml" href="{base}{path[:-5]}.amp.html" />'
         f'<meta property="og:type" content="article" /><meta property="og:title" content="{escape(article.title)} | OilPrice.com" />'
-        f'<meta property="og:image" content="{image}" />'
+        f'<meta property="og:image" content="{og_image}" />'
     )
     container = article.body_container_id
     if article.script_built:
@@ -341,7 +361,13 @@ def render_article(
             f'<div class="singleArticle__content">{premium}<h1 class="speakable">{escape(article.title)}</h1>',
             f'<span class="article_byline">By <a href="{base}/contributors/{article.author.replace(" ", "-")}">{escape(article.author)}</a> - {_byline_date(article.published)}</span>',
             _json_ld(article, url, body_text),
-            f'<div class="articleImageContainer"><picture class="singleArticle__articleImage"><img data-src="{image}" class="lozad"></picture></div>',
+            '<div class="articleImageContainer"><picture class="singleArticle__articleImage">'
+            + (
+                f'<img src="{PLACEHOLDER_GIF}" alt="{escape(article.title)}">'
+                if shared
+                else f'<img data-src="{image}" class="lozad" alt="{escape(article.title)}">'
+            )
+            + "</picture></div>",
             body_block,
             f'<p><a class="join-discussion" href="#commentsform">Join the discussion</a> | <a href="{base}/">Back to homepage</a></p>',
             "</div></div>",

@@ -1,13 +1,17 @@
 """The export formats, each a writer of rows in a table's column order: JSON lines (orjson,
 ISO 8601 dates with their offset), CSV per RFC 4180 (CRLF, quoted where needed, lists joined
-with " | "), Parquet through pyarrow in row groups (UTC timestamps, list columns)."""
+with " | "), Parquet through pyarrow in row groups (UTC timestamps, list columns); and Markdown,
+a file an article in a directory."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any, Protocol
 
+from oilnews.dates import json_value
 from oilnews.storage.tables import TableSpec
 
 LIST_SEPARATOR = " | "
@@ -177,3 +181,56 @@ WRITERS: dict[str, Callable[[IO[bytes], TableSpec, tuple[str, ...]], _Writer]] =
     "csv-raw": _RawCsv,
     "parquet": _Parquet,
 }
+
+
+# --- Markdown: one file an article -----------------------------------------------------------
+# What the front matter holds, in this order (YAML, which static-site, notes and retrieval tools read).
+FRONT_MATTER = ("title", "url", "authors", "published_at", "section", "keywords", "description", "language")
+MARKDOWN_NAME = re.compile(r"[^A-Za-z0-9-]+")
+
+
+def markdown_name(article_id: int, url: str) -> str:
+    """A file name that is stable across exports (the id) and readable (the URL's last part)."""
+    stem = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".html")
+    slug = MARKDOWN_NAME.sub("-", stem).strip("-")[:80] or "article"
+    return f"{article_id}-{slug}.md"
+
+
+def markdown_document(row: dict[str, Any]) -> bytes:
+    """An article as Markdown with YAML front matter. Every value is a JSON string or list,
+    which YAML reads as it is (JSON is YAML's flow style): page text can make no YAML, and the
+    title is escaped for the Markdown heading."""
+    from oilnews.pages.markdown import escape
+
+    lines = ["---"]
+    for name in FRONT_MATTER:
+        value = row.get(name)
+        if value is None or value == [] or value == "":
+            continue
+        key = "tags" if name == "keywords" else name
+        lines.append(f"{key}: {json.dumps(json_value(value), ensure_ascii=True)}")
+    lines += ["---", "", f"# {escape(str(row.get('title') or ''))}", ""]
+    body = row.get("body_markdown") or escape(str(row.get("body") or ""))  # stored before 0008: the text
+    return ("\n".join(lines) + "\n" + body.rstrip("\n") + "\n").encode("utf-8")
+
+
+class MarkdownFiles:
+    """`--format markdown --out DIR`: a .md file an article in DIR, each written whole (an
+    interrupted export leaves complete files only; a later export rewrites an article's file)."""
+
+    def __init__(self, directory: Path, spec: TableSpec) -> None:
+        self.directory = directory
+        self.columns = spec.columns
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def write(self, row: tuple[Any, ...]) -> None:
+        from oilnews.storage.files import write_atomically
+
+        record = dict(zip(self.columns, row, strict=True))
+        document = markdown_document(record)
+        write_atomically(
+            self.directory / markdown_name(record["id"], record["url"]), lambda s: s.write(document)
+        )
+
+    def close(self) -> None:
+        pass

@@ -20,6 +20,7 @@ class Selection:
     author: str | None = None  # one of the article's authors, case-insensitive
     query: str | None = None  # all of these words (full-text search)
     changed_since: datetime | None = None  # new or changed content after this instant
+    mentions: str | None = None  # a commodity, country or company the article mentions (any case)
 
     def clauses(self, conn: Connection) -> list[Any]:
         a = articles_table
@@ -39,7 +40,32 @@ class Selection:
             clauses.append(_has_author(conn, self.author))
         if self.query:
             clauses.append(_matches(conn, self.query))
+        if self.mentions:
+            clauses.append(_mentions(conn, self.mentions))
         return clauses
+
+
+def _mentions(conn: Connection, name: str) -> Any:
+    """The article names `name` among its commodities, countries or companies (a company also
+    by its ticker): a key of one of those JSON objects, case-insensitive."""
+    from oilnews.pages.mentions import tickers
+
+    wanted = {name.lower()} | {
+        company.lower() for company, t in tickers().items() if t.lower() == name.lower()
+    }
+    a = articles_table
+    found = []
+    for column in (a.c.commodities, a.c.countries, a.c.companies):
+        if conn.dialect.name == "sqlite":
+            element = func.json_each(column).table_valued("key")
+        else:
+            element = func.jsonb_each_text(column).table_valued("key", "value")
+        found.append(
+            exists(
+                select(literal_column("1")).select_from(element).where(func.lower(element.c.key).in_(wanted))
+            )
+        )
+    return or_(*found)
 
 
 def _has_author(conn: Connection, name: str) -> Any:

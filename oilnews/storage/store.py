@@ -75,8 +75,10 @@ class Store:
         author: str | None = None,
         query: str | None = None,
         changed_since: Instant = None,
+        mentions: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """The stored articles, oldest id first: the export's fields (`oilnews export`)."""
+        """The stored articles, oldest id first: the export's fields (`oilnews export`);
+        `mentions`: a commodity, country or company (or ticker) the article names."""
         if query is not None:
             from oilnews.storage.search import query_problem
 
@@ -90,6 +92,7 @@ class Store:
             author=author,
             query=query,
             changed_since=_instant("changed_since", changed_since),
+            mentions=mentions,
         )
         return self._rows("articles", selection)
 

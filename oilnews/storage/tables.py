@@ -35,7 +35,7 @@ class TableSpec:
 
 
 # A Selection's filters: every one applies where the rows belong to articles.
-ARTICLE_FILTERS = ("since", "until", "section", "author", "query", "changed_since")
+ARTICLE_FILTERS = ("since", "until", "section", "author", "query", "changed_since", "mentions")
 
 
 def _articles(conn: Connection, selection: Selection) -> Select[Any]:

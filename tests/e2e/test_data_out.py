@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from oilnews.replica.pages import FORUM_THREADS, author_bio
+from oilnews.replica.pages import FORUM_THREADS, REPLICA_COMPANIES, author_bio
 from oilnews.replica.server import ReplicaServer
+from oilnews.text import clean_line
 from tests.helpers import (
     crawl,
     frameworks_loaded_by,
@@ -561,3 +562,50 @@ def test_sigterm_during_an_export_leaves_no_partial_file(tmp_path: Path) -> None
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143, stderr
     assert not out.exists() and not list(out.parent.iterdir()), list(out.parent.iterdir())
+
+
+def test_richer_articles_as_the_replica_made_them(crawled: tuple[str, ReplicaServer], tmp_path: Path) -> None:
+    """Description, language, images, Markdown body and mentions of every stored article, against
+    what the replica put on its pages; exported, filtered by what they mention, and as Markdown files."""
+    db, site = crawled
+    catalogue = site.state.catalogue
+    rows = {row["url"]: row for row in jsonl(db)}
+    checked = 0
+    for index in range(N):
+        article = catalogue.article(index)
+        row = rows.get(site.url + article.path)
+        if row is None:
+            continue  # a twin stored under its other URL
+        checked += 1
+        assert row["description"] == clean_line(article.paragraphs[0][:150])  # mojibake fixed, as all text
+        assert row["language"] == "en"
+        urls = [image["url"] for image in row["images"]]
+        lead = [url for url in urls if "/718x300/" in url]
+        assert len(lead) == article.has_picture and len(urls) == len(lead) + (index % 4 == 1), (index, urls)
+        assert not any("facebook-share-logo" in url for url in urls)
+        captions = [image["caption"] for image in row["images"] if image["caption"]]
+        assert captions == ([f"Output in {article.title.split()[0]}, by month"] if index % 4 == 1 else [])
+        assert ("\n\n## What comes next\n\n" in row["body_markdown"]) == (index % 3 == 0)
+        assert "[Bloomberg reported](https://www.bloomberg.com/news/energy)" in row["body_markdown"]
+        company = REPLICA_COMPANIES[index // 2 % len(REPLICA_COMPANIES)] if index % 2 == 0 else None
+        assert (company in row["companies"]) if company else not row["companies"], (index, row["companies"])
+    assert checked > N - 5
+
+    # --mentions: a company by its name or ticker, any case; a country; the others left out.
+    shell = {r["url"] for r in jsonl(db, "--mentions", "shell")}
+    assert shell == {u for u, r in rows.items() if "Shell" in r["companies"]} and shell
+    assert {r["url"] for r in jsonl(db, "--mentions", "SHEL")} == shell
+    norway = {r["url"] for r in jsonl(db, "--mentions", "Norway")}
+    assert norway == {u for u, r in rows.items() if "Norway" in r["countries"]}
+
+    out = tmp_path / "md"
+    result = export(db, "--format", "markdown", "--out", str(out), "--mentions", "Shell")
+    assert "exported" in result.stderr
+    files = sorted(out.glob("*.md"))
+    assert len(files) == len(shell)
+    document = files[0].read_text(encoding="utf-8")
+    front, heading, body = document.split("\n---\n", 1)[0], *document.split("\n---\n", 1)[1].split("\n\n", 1)
+    fields = {line.split(": ", 1)[0]: json.loads(line.split(": ", 1)[1]) for line in front.splitlines()[1:]}
+    assert fields["url"] in shell and fields["language"] == "en" and fields["tags"]
+    assert heading.strip() == "# " + rows[fields["url"]]["title"]
+    assert body.rstrip("\n") == rows[fields["url"]]["body_markdown"]
