@@ -19,6 +19,7 @@ BENCHMARKS = [
     "digests",
     "queries",
     "startup",
+    "warc",
 ]
 
 

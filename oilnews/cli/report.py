@@ -119,6 +119,13 @@ def render(data: ReportData) -> str:
             "No article stored yet: run oilnews crawl.",
         ),
         _section(
+            "Most mentioned: commodities, countries, companies",
+            CHART_IDS[4],
+            _chart(CHART_IDS[4], data),
+            articles_window,
+            "No article names a commodity, country or company of the gazetteer yet.",
+        ),
+        _section(
             "Crawl runs over time",
             CHART_IDS[2],
             _chart(CHART_IDS[2], data),

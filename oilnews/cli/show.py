@@ -14,6 +14,7 @@ from oilnews.cli import add_db, reading
 from oilnews.dates import json_value
 from oilnews.errors import ExitCode, UsageError
 from oilnews.logs import for_terminal
+from oilnews.pages.mentions import KINDS
 from oilnews.storage.models import (
     VERSIONED_FIELDS,
     aliases_table,
@@ -127,6 +128,16 @@ def render_text(view: dict[str, Any], links: bool = False, versions: bool = Fals
         )
     for url in view.get("aliases") or []:
         lines.append(f"alias {url}")
+    if view.get("description"):
+        lines.append(f"description {view['description']}")
+    lines.append(f"language {view.get('language') or '-'}")
+    for kind in KINDS:
+        named = view.get(kind) or {}
+        if named:
+            lines.append(f"{kind} " + ", ".join(f"{name} ({count})" for name, count in named.items()))
+    for image in view.get("images") or []:
+        text = "; ".join(t for t in (image.get("caption"), image.get("alt")) if t)
+        lines.append(f"image {image['url']}" + (f" ({text})" if text else ""))
     kinds = view.get("links") or {}
     lines.append(
         "links " + (", ".join(f"{kind} {len(items)}" for kind, items in sorted(kinds.items())) or "none")

@@ -8,16 +8,16 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
-GAZETTEER = Path(__file__).with_name("gazetteer.json")
+GAZETTEER = "gazetteer.json"  # package data: read through importlib.resources (a scrapyd egg is a zip)
 KINDS = ("commodities", "countries", "companies")  # the article fields, in this order
 
 
 @cache
 def _patterns() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
-    data: dict[str, Any] = json.loads(GAZETTEER.read_text(encoding="utf-8"))
+    data = _gazetteer()
     compiled: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
     for kind in KINDS:
         entries = []
@@ -31,10 +31,15 @@ def _patterns() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
     return compiled
 
 
+@cache
+def _gazetteer() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(files(__package__).joinpath(GAZETTEER).read_text(encoding="utf-8"))
+    return data
+
+
 def tickers() -> dict[str, str]:
     """A company's name -> its ticker, as the gazetteer gives it."""
-    data = json.loads(GAZETTEER.read_text(encoding="utf-8"))
-    return {entry["name"]: entry["ticker"] for entry in data["companies"]}
+    return {entry["name"]: entry["ticker"] for entry in _gazetteer()["companies"]}
 
 
 def mentions(title: str, body: str) -> dict[str, dict[str, int]]:

@@ -224,7 +224,8 @@ def article_body_html(cat: Catalogue, article: ReplicaArticle, base: str) -> str
         if number == 1 and article.index % 4 == 1:
             figure = f"https://d32r1sh890xpii.cloudfront.net/article/figure/{article.index:08d}.jpg"
             parts.append(
-                f'<figure><img src="{figure}" alt="Chart for {escape(article.title)}">'
+                # Lazy, as the site loads its pictures (lozad): a browser asks for nothing.
+                f'<figure><img data-src="{figure}" class="lozad" alt="Chart for {escape(article.title)}">'
                 f"<figcaption>Output in {escape(article.title.split()[0])}, by month</figcaption></figure>"
             )
         if number == related_at and article.related_inline is not None:

@@ -167,6 +167,25 @@ def figure_prices(data: ReportData) -> Any:
     return figure
 
 
+def figure_mentions(data: ReportData) -> Any:
+    """The commodities, countries and companies most articles mention, a panel each."""
+    if not any(data.mentions.values()):
+        return None
+    figure = _figure(4.2)
+    colours = ("#2f855a", "#2b6cb0", "#9b2c2c")
+    for position, (kind, colour) in enumerate(zip(data.mentions, colours, strict=False), 1):
+        ax = figure.add_subplot(1, len(data.mentions), position)
+        top = data.mentions[kind].most_common(TOP)[::-1]
+        if top:
+            bars = ax.barh([name for name, _ in top], [n for _, n in top], color=colour)
+            ax.bar_label(bars, fontsize=7, padding=2)
+        ax.set_title(kind.capitalize(), fontsize=10)
+        ax.set_xlabel("articles")
+        ax.margins(x=0.2)
+        ax.tick_params(axis="y", labelsize=7)
+    return figure
+
+
 # The page's chart ids (HTML anchors the tests look for), in the order of CHARTS.
-CHART_IDS = ("articles-per-day", "authors-sources", "crawl-runs", "prices")
-CHARTS = (figure_articles_per_day, figure_authors_sources, figure_runs, figure_prices)
+CHART_IDS = ("articles-per-day", "authors-sources", "crawl-runs", "prices", "mentions")
+CHARTS = (figure_articles_per_day, figure_authors_sources, figure_runs, figure_prices, figure_mentions)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from oilnews.dates import utc_from_db
+from oilnews.pages.mentions import KINDS
 from oilnews.storage.models import articles_table, quotes_table, runs_table
 
 LATEST = 50  # latest articles in the table
@@ -40,6 +41,8 @@ class ReportData:
     articles_per_day: dict[str, Counter[date]] = field(default_factory=dict)  # section -> day -> n
     authors: Counter[str] = field(default_factory=Counter)
     sources: Counter[str] = field(default_factory=Counter)
+    # commodities / countries / companies -> name -> articles that mention it (pages.mentions)
+    mentions: dict[str, Counter[str]] = field(default_factory=dict)
     runs: list[Any] = field(default_factory=list)
     prices: dict[str, list[tuple[datetime, float, str]]] = field(default_factory=dict)  # blend -> points
     latest_prices: list[Any] = field(default_factory=list)  # the newest quote of each blend
@@ -74,8 +77,9 @@ def collect(
     data.total_articles = int(conn.execute(select(func.count()).select_from(a)).scalar() or 0)
     per_day: dict[str, Counter[date]] = defaultdict(Counter)
     articles = data.articles_window
-    for published, section, authors, source in conn.execute(
-        select(a.c.published_at, a.c.section, a.c.authors, a.c.source).where(
+    data.mentions = {kind: Counter() for kind in KINDS}
+    for published, section, authors, source, *named in conn.execute(
+        select(a.c.published_at, a.c.section, a.c.authors, a.c.source, *(a.c[kind] for kind in KINDS)).where(
             a.c.published_at >= articles.start, a.c.published_at < articles.end
         )
     ):
@@ -83,6 +87,8 @@ def collect(
         per_day[top_section][utc_from_db(published).date()] += 1  # type: ignore[union-attr]
         data.authors.update(authors or [])
         data.sources[source or "unknown"] += 1
+        for kind, names in zip(KINDS, named, strict=True):
+            data.mentions[kind].update(names or {})  # each name once an article
     data.articles_per_day = dict(per_day)
     runs = data.runs_window
     data.runs = list(

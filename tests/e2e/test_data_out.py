@@ -598,6 +598,13 @@ def test_richer_articles_as_the_replica_made_them(crawled: tuple[str, ReplicaSer
     norway = {r["url"] for r in jsonl(db, "--mentions", "Norway")}
     assert norway == {u for u, r in rows.items() if "Norway" in r["countries"]}
 
+    one = sorted(shell)[0]
+    shown = oilnews_main("show", one, "--db", db)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert f"description {rows[one]['description']}" in lines and "language en" in lines
+    assert any(line.startswith("companies Shell (") for line in lines)
+
     out = tmp_path / "md"
     result = export(db, "--format", "markdown", "--out", str(out), "--mentions", "Shell")
     assert "exported" in result.stderr

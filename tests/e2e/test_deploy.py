@@ -218,7 +218,7 @@ def test_scrapyd_deploy_schedule_and_store(replica: ReplicaServer, sqlite_url: s
             timeout=300,
         )
         assert deployed.returncode == 0, deployed.stderr
-        assert '"status": "ok"' in deployed.stdout and '"spiders": 2' in deployed.stdout, deployed.stdout
+        assert '"status": "ok"' in deployed.stdout and '"spiders": 3' in deployed.stdout, deployed.stdout
 
         schedule = [str(ROOT / "deploy" / "scrapyd" / "schedule"), f"site={replica.url}"]
         first = subprocess.run(

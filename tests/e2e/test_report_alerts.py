@@ -87,6 +87,7 @@ def check_the_charts(db: str) -> None:
     from oilnews.report.charts import (
         figure_articles_per_day,
         figure_authors_sources,
+        figure_mentions,
         figure_prices,
         figure_runs,
     )
@@ -119,6 +120,14 @@ def check_the_charts(db: str) -> None:
         assert ("Gasoline" in names) == (ax.get_ylabel() == "USD/gal")
     low, high = figures[2].axes[-1].get_xlim()
     assert timedelta(days=high - low) <= timedelta(hours=3), "the runs axis spans more than the runs"
+    # What the articles mention: a panel a kind, its names the most mentioned, a count on each bar.
+    mentioned = figure_mentions(data)
+    mentioned.canvas.draw()
+    assert [ax.get_title() for ax in mentioned.axes] == ["Commodities", "Countries", "Companies"]
+    for ax, kind in zip(mentioned.axes, ("commodities", "countries", "companies"), strict=True):
+        names = [label.get_text() for label in ax.get_yticklabels()]
+        assert names[::-1] == [name for name, _ in data.mentions[kind].most_common(10)] and names
+        assert len(ax.texts) == len(ax.patches)
 
 
 def test_report_of_an_empty_database_is_a_page(tmp_path: Path) -> None:
