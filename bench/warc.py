@@ -26,7 +26,8 @@ def main() -> None:
         for pair in range(PAIRS):
             results = {}
             for label, warc in (("without capture", ""), ("with capture", str(Path(tmp) / f"warc{pair}"))):
-                db = f"sqlite:///{Path(tmp) / f'{label[:4]}{pair}.db'}"
+                name = f"on{pair}.db" if warc else f"off{pair}.db"
+                db = f"sqlite:///{Path(tmp) / name}"
                 spool = ["-s", f"OILNEWS_SPOOL_DIR={Path(tmp) / 'spool'}", "-s", f"OILNEWS_WARC_DIR={warc}"]
                 result = crawl(site.url, db, *spool)
                 assert result.returncode == 0, f"{label}: crawl failed"
@@ -40,7 +41,7 @@ def main() -> None:
             captured = results["with capture"]
             ratios.append(pages_per_second(captured) / pages_per_second(results["without capture"]))
             per_article.append(captured.stats["oilnews/warc/bytes"] / captured.counts["articles_new"])
-        db = f"sqlite:///{Path(tmp) / f'with{PAIRS - 1}.db'}"
+        db = f"sqlite:///{Path(tmp) / f'on{PAIRS - 1}.db'}"
         site.stop()  # the reparse reads only the last pair's captures
         started = time.perf_counter()
         result = subprocess.run(
@@ -60,7 +61,8 @@ def main() -> None:
         )
         reparse_seconds = time.perf_counter() - started
         assert result.returncode == 0, result.stderr
-        stats, _counts = last_run(db)
+        stats, counts = last_run(db)
+        changed = counts.get("articles_new", 0) + counts.get("articles_updated", 0)
     reparsed = int(stats["oilnews/reparse/captures"])
     lines = [
         f"A {ARTICLES:,}-article replica on 127.0.0.1 crawled from scratch into SQLite, {PAIRS} pairs "
@@ -75,8 +77,8 @@ def main() -> None:
         f"{statistics.median(per_article) / 1024:.1f} KiB (gzip per record, every fetch: listings, feed, "
         "sitemaps, robots.txt and the ticker counted in).",
         f"`oilnews reparse` of the last pair's captures, the site stopped: {reparsed:,} article captures "
-        f"in {reparse_seconds:.1f} s wall for the whole process ({reparsed / reparse_seconds:.0f} articles/s), "
-        "every article unchanged.",
+        f"in {reparse_seconds:.1f} s wall for the whole process ({reparsed / reparse_seconds:.0f} articles/s); "
+        f"{counts.get('articles_unchanged', 0):,} articles unchanged, {changed} new or updated.",
     ]
     write_section("warc", "WARC capture and reparse (issue 30)", "python -m bench warc", lines)
 
