@@ -21,11 +21,24 @@ from tests.helpers import PrivatePostgres, fresh_postgres_database
 E2E = Path(__file__).resolve().parent / "e2e"
 
 
+# The files that take longest (a minute or more of one worker each: --durations): run first,
+# so the other worker works through the short ones meanwhile, instead of one of these holding
+# the run's end while the other worker has nothing left to do (longest job first).
+LONGEST_FIRST = ("test_readme.py", "test_deploy_readme.py", "test_rendering.py", "test_watch.py")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/e2e is marked `e2e`: `-m "not e2e"` is the fast lane."""
+    """Everything under tests/e2e is marked `e2e`: `-m "not e2e"` is the fast lane. The
+    longest files go first (the same order on every xdist worker: a stable sort)."""
     for item in items:
         if E2E in Path(str(item.path)).parents:
             item.add_marker(pytest.mark.e2e)
+
+    def rank(item: pytest.Item) -> int:
+        name = Path(str(item.path)).name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
 
 
 @pytest.fixture

@@ -605,6 +605,30 @@ def test_richer_articles_as_the_replica_made_them(crawled: tuple[str, ReplicaSer
     assert f"description {rows[one]['description']}" in lines and "language en" in lines
     assert any(line.startswith("companies Shell (") for line in lines)
 
+    # Parquet and CSV carry them too: the images and mentions as JSON text.
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "shell.parquet"
+    export(
+        db,
+        "--format",
+        "parquet",
+        "--out",
+        str(parquet),
+        "--mentions",
+        "Shell",
+        "--fields",
+        "url,language,companies,images",
+    )
+    table = pq.read_table(parquet).to_pylist()
+    assert {r["url"] for r in table} == shell
+    assert all(
+        r["language"] == "en" and json.loads(r["companies"]) == rows[r["url"]]["companies"] for r in table
+    )
+    assert all(json.loads(r["images"]) == rows[r["url"]]["images"] for r in table)
+    cells = list(csv.DictReader(io.StringIO(export(db, "--format", "csv", "--mentions", "Shell").stdout)))
+    assert {c["url"] for c in cells} == shell and all(json.loads(c["companies"]) for c in cells)
+
     out = tmp_path / "md"
     result = export(db, "--format", "markdown", "--out", str(out), "--mentions", "Shell")
     assert "exported" in result.stderr
