@@ -57,6 +57,15 @@ WAIT_FOR_SCRAPYD = (
 )
 
 
+FOREGROUND_WATCH = "oilnews watch --max-minutes 60"  # section 5's foreground line, as pgrep sees it
+# Until scrapyd runs a job (so cancelling it stops a running watcher, not a pending one).
+WAIT_FOR_RUNNING = (
+    'for _ in $(seq 1 120); do out=$(. /etc/oilnews/env; curl -s -u "$SCRAPYD_USERNAME:$SCRAPYD_PASSWORD"'
+    " 'http://127.0.0.1:6800/listjobs.json?project=oilnews');"
+    """ case "$out" in *'"running": [{'*) break ;; esac; sleep 0.5; done"""
+)
+
+
 # Units of the machine's own that must not run in the scratch system: they would touch the
 # kernel, devices, /dev/console or clean /tmp (the first try without these masks emptied the
 # machine's /tmp), or need D-Bus. The *.wants directories of the scratch /etc are emptied too.
@@ -251,6 +260,19 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
                 *_block("## 4. scrapyd"),
                 WAIT_FOR_SCRAPYD,
                 *(f"{line} && wait_for_scrapyd" for line in _block("## 4. scrapyd", 1)),
+                # Section 5's watcher in the foreground, as written, stopped as a person stops
+                # it (SIGTERM, as Ctrl-C is SIGINT): exit 143, what it fetched stored.
+                *(f"( {line} ) & foreground=$!" for line in _block("## 5. Watch mode", 1)),
+                # -u oilnews: the watcher itself, not this script (root's), whose text names it too
+                f"for _ in $(seq 1 120); do pgrep -u oilnews -f {FOREGROUND_WATCH!r} >/dev/null && break; sleep 0.5; done",
+                f"sleep 6; pkill -TERM -u oilnews -f {FOREGROUND_WATCH!r}",
+                'code=0; wait "$foreground" || code=$?; echo "foreground watch exit $code"',
+                # ... and as a scrapyd job, as written, cancelled once it runs, as an operator would.
+                *(f"job=$({line})" for line in _block("## 5. Watch mode", 2)),
+                WAIT_FOR_RUNNING,
+                'sleep 6; (. /etc/oilnews/env; curl -s -u "$SCRAPYD_USERNAME:$SCRAPYD_PASSWORD"'
+                ' -d project=oilnews -d job="$job" http://127.0.0.1:6800/cancel.json)',
+                "wait_for_scrapyd",
                 *_block("## Alerts and metrics"),
                 _block("## 1. One-shot")[0],  # a crawl after it writes the metrics file
                 "test -s /var/lib/node_exporter/textfile/oilnews.prom",
@@ -295,4 +317,6 @@ def test_every_deploy_command_runs_as_written(tmp_path: Path) -> None:
     # one), two scrapyd jobs, the crawl that wrote the metrics file
     assert len(news) >= 8 and all(row.status == "finished" for row in news), rows
     watch = [row for row in rows if row.spider == "watch"]
-    assert len(watch) == 1 and watch[0].finish_reason == "shutdown", rows
+    # The unit (systemctl stop), the foreground watcher (SIGTERM), the scrapyd job (cancelled).
+    assert len(watch) == 3 and {row.finish_reason for row in watch} == {"shutdown"}, rows
+    assert "foreground watch exit 143" in out, out
