@@ -20,6 +20,7 @@ BENCHMARKS = [
     "queries",
     "startup",
     "warc",
+    "peakrss",
 ]
 
 

@@ -44,7 +44,10 @@ class CrawlResult:
     returncode: int
     stats: dict[str, Any]
     counts: dict[str, Any]
-    peak_rss_mb: float | None = None
+    peak_rss_mb: float | None = None  # the crawler process's own peak (its stats)
+    # /usr/bin/time's figure: the largest process of the tree it waited for, which is Chromium's
+    # (or Playwright's driver) when a page was rendered, not the crawler's.
+    tree_peak_rss_mb: float | None = None
 
 
 def crawl(site: str, db: str, *extra: str, env: dict[str, str] | None = None) -> CrawlResult:
@@ -63,7 +66,8 @@ def crawl(site: str, db: str, *extra: str, env: dict[str, str] | None = None) ->
     if last[0].isdigit():
         peak = int(last[0]) / 1024
     stats, counts = last_run(db)
-    return CrawlResult(seconds, process.returncode, stats, counts, peak)
+    own = stats.get("oilnews/peak_rss_bytes")
+    return CrawlResult(seconds, process.returncode, stats, counts, own / 2**20 if own else None, peak)
 
 
 def last_run(db: str) -> tuple[dict[str, Any], dict[str, Any]]:

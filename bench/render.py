@@ -39,11 +39,11 @@ def main() -> None:
         "article page rendered by headless Chromium through scrapy-playwright (4 pages at a time, images,",
         "fonts and media blocked). Article pages per second of crawl time.",
         "",
-        "| mode | article pages | crawl seconds | article pages/s | peak RSS of the crawler (MB) |",
+        "| mode | article pages | crawl seconds | article pages/s | peak RSS (MB): the crawler / the largest process, Chromium when rendering |",
         "|---|---:|---:|---:|---:|",
         *(
             f"| {label} | {r.counts['pages_article']} | {float(r.stats['elapsed_time_seconds']):.1f} | "
-            f"{rates[label]:.1f} | {r.peak_rss_mb:.0f} |"
+            f"{rates[label]:.1f} | {r.peak_rss_mb:.0f} / {r.tree_peak_rss_mb:.0f} |"
             for label, r in results.items()
         ),
         "",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import resource
 from datetime import timedelta
 from typing import Any, cast
 
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 RUN_ID_KEY = key("run_id")
+PEAK_RSS_KEY = key("peak_rss_bytes")
 
 
 def _jsonable_stats(stats: dict[str, Any]) -> dict[str, Any]:
@@ -91,6 +93,9 @@ class CrawlRunRecorder:
         if capture is not None:
             await capture.finished.wait()  # its last records written: the files' final figures
         assert self.crawler.stats is not None
+        # The crawler's own peak (its process alone: a browser's processes are not in it),
+        # exact at the end, where Scrapy's memusage/max is sampled once a minute.
+        self.crawler.stats.set_value(PEAK_RSS_KEY, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         stats = self.crawler.stats.get_stats()
         monitor = self.crawler.get_extension(HealthMonitor)
         health = monitor.result if monitor is not None and monitor.result else None
