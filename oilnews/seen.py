@@ -13,7 +13,7 @@ run, and two runs of about the same size are merged into one (Timsort merges two
 linear time). Each digest is so copied about log2(n / RECENT_LIMIT) times in all, where one
 sorted array merged with every batch of recent ones had copied the whole array each time
 (quadratic: a million digests took 50 s, with pauses of 0.6 s). No run grows past RUN_LIMIT, so
-no merge (a pause of the reactor, which calls `add`) takes longer than about 30 ms; a lookup
+no merge (a pause of the reactor, which calls `add`) holds it long (bench digests); a lookup
 bisects each run, a handful for a million entries.
 """
 
@@ -30,8 +30,9 @@ from scrapy.dupefilters import RFPDupeFilter
 
 # The recent entries kept as a Python set before they become a sorted run (70 bytes an entry).
 RECENT_LIMIT = 4096
-# The largest run a merge makes: 2**19 digests (4 MiB), merged in about 30 ms here.
-RUN_LIMIT = 2**19
+# The largest run a merge makes: 2**18 digests (2 MiB). At 2**19 the largest merge held the
+# event loop 52-88 ms on this machine on 2026-12-08 (bench digests), over the 50 ms a pause may take.
+RUN_LIMIT = 2**18
 
 
 def digest(key: str | bytes) -> int:
