@@ -26,30 +26,51 @@ from oilnews.storage.selection import Selection
 MARK_START, MARK_END = "[", "]"
 SNIPPET_WORDS = 24
 
-SQLITE_DDL = (
-    # porter: "prices" finds "price", as PostgreSQL's english configuration does.
-    "CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5("
-    "title, body, content='articles', content_rowid='id', tokenize='porter unicode61')",
-    "CREATE TRIGGER IF NOT EXISTS articles_fts_insert AFTER INSERT ON articles BEGIN "
-    "INSERT INTO articles_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
-    "CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN "
-    "INSERT INTO articles_fts(articles_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
-    "CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE OF title, body ON articles BEGIN "
-    "INSERT INTO articles_fts(articles_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); "
-    "INSERT INTO articles_fts(rowid, title, body) VALUES (new.id, new.title, new.body); END",
-    "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')",
-)
+# The columns the full-text index covers, with their weights (SQLite's bm25 weights, PostgreSQL's
+# setweight labels): the title counts most, then the meta description, then the body. A
+# migration that changes them drops the index and builds it again (0009); an older migration
+# names the columns of its own time (0004: title and body).
+INDEXED = (("title", 10.0, "A"), ("description", 2.0, "B"), ("body", 1.0, "C"))
+INDEXED_COLUMNS = tuple(name for name, _weight, _label in INDEXED)
+LEGACY_LABELS = {"title": "A", "body": "B"}
+
+
+def sqlite_ddl(columns: tuple[str, ...]) -> tuple[str, ...]:
+    names = ", ".join(columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    old = ", ".join(f"old.{c}" for c in columns)
+    return (
+        # porter: "prices" finds "price", as PostgreSQL's english configuration does.
+        "CREATE VIRTUAL TABLE IF NOT EXISTS articles_fts USING fts5("
+        f"{names}, content='articles', content_rowid='id', tokenize='porter unicode61')",
+        "CREATE TRIGGER IF NOT EXISTS articles_fts_insert AFTER INSERT ON articles BEGIN "
+        f"INSERT INTO articles_fts(rowid, {names}) VALUES (new.id, {new}); END",
+        "CREATE TRIGGER IF NOT EXISTS articles_fts_delete AFTER DELETE ON articles BEGIN "
+        f"INSERT INTO articles_fts(articles_fts, rowid, {names}) VALUES ('delete', old.id, {old}); END",
+        f"CREATE TRIGGER IF NOT EXISTS articles_fts_update AFTER UPDATE OF {names} ON articles BEGIN "
+        f"INSERT INTO articles_fts(articles_fts, rowid, {names}) VALUES ('delete', old.id, {old}); "
+        f"INSERT INTO articles_fts(rowid, {names}) VALUES (new.id, {new}); END",
+        "INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')",
+    )
+
+
+def postgres_ddl(columns: tuple[str, ...]) -> tuple[str, ...]:
+    # Today's labels; the title-and-body index of 0004 weighed the body B.
+    labels = {name: label for name, _weight, label in INDEXED} if "description" in columns else LEGACY_LABELS
+    vector = " || ".join(
+        f"setweight(to_tsvector('english', coalesce({c}, '')), '{labels[c]}')" for c in columns
+    )
+    return (
+        f"ALTER TABLE articles ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS ({vector}) STORED",
+        "CREATE INDEX IF NOT EXISTS ix_articles_search_vector ON articles USING gin (search_vector)",
+    )
+
+
 SQLITE_DROP = (
     "DROP TRIGGER IF EXISTS articles_fts_insert",
     "DROP TRIGGER IF EXISTS articles_fts_delete",
     "DROP TRIGGER IF EXISTS articles_fts_update",
     "DROP TABLE IF EXISTS articles_fts",
-)
-POSTGRES_DDL = (
-    "ALTER TABLE articles ADD COLUMN IF NOT EXISTS search_vector tsvector GENERATED ALWAYS AS ("
-    "setweight(to_tsvector('english', coalesce(title, '')), 'A') || "
-    "setweight(to_tsvector('english', coalesce(body, '')), 'B')) STORED",
-    "CREATE INDEX IF NOT EXISTS ix_articles_search_vector ON articles USING gin (search_vector)",
 )
 POSTGRES_DROP = (
     "DROP INDEX IF EXISTS ix_articles_search_vector",
@@ -60,8 +81,9 @@ INDEX_OBJECTS = frozenset({"articles_fts", "search_vector", "ix_articles_search_
 INDEX_TABLE_PREFIX = "articles_fts"
 
 
-def create_index(conn: Connection) -> None:
-    for statement in SQLITE_DDL if conn.dialect.name == "sqlite" else POSTGRES_DDL:
+def create_index(conn: Connection, columns: tuple[str, ...] = INDEXED_COLUMNS) -> None:
+    """The full-text index over `columns` (today's INDEXED unless a migration names its own)."""
+    for statement in sqlite_ddl(columns) if conn.dialect.name == "sqlite" else postgres_ddl(columns):
         conn.execute(text(statement))
 
 
@@ -138,9 +160,8 @@ def search(conn: Connection, query: str, selection: Selection, limit: int = 20) 
     a = articles_table
     columns = (a.c.id, a.c.url, a.c.title, a.c.published_at, a.c.section)
     if conn.dialect.name == "sqlite":
-        rank: ColumnClause[Any] = literal_column(
-            "bm25(articles_fts, 10.0, 1.0)"
-        )  # title weighs ten bodies; lower is better
+        weights = ", ".join(str(weight) for _name, weight, _label in INDEXED)
+        rank: ColumnClause[Any] = literal_column(f"bm25(articles_fts, {weights})")  # lower is better
         snippet: ColumnClause[Any] = literal_column(
             f"snippet(articles_fts, -1, '{MARK_START}', '{MARK_END}', '...', {SNIPPET_WORDS})"
         )
@@ -154,7 +175,7 @@ def search(conn: Connection, query: str, selection: Selection, limit: int = 20) 
         return [_hit(row) for row in conn.execute(statement)]
     vector, tsquery = postgres_match(query)
     ranked = (
-        select(*columns, func.ts_rank(vector, tsquery).label("rank"), a.c.body)
+        select(*columns, func.ts_rank(vector, tsquery).label("rank"), a.c.description, a.c.body)
         .where(vector.op("@@")(tsquery), *selection.clauses(conn))
         .order_by(literal_column("rank").desc())
         .limit(limit)
@@ -164,7 +185,8 @@ def search(conn: Connection, query: str, selection: Selection, limit: int = 20) 
         f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords={SNIPPET_WORDS}, MinWords=8, MaxFragments=2"
     )
     # The headline is worked out for the hits only, after the ranking and the limit.
-    headline = func.ts_headline(_english(), ranked.c.title + ". " + ranked.c.body, tsquery, options)
+    described = ranked.c.title + ". " + func.coalesce(ranked.c.description + ". ", "") + ranked.c.body
+    headline = func.ts_headline(_english(), described, tsquery, options)
     statement = select(
         ranked.c.id,
         ranked.c.url,

@@ -373,14 +373,26 @@ def test_a_title_hit_ranks_above_a_body_hit(database_url: str) -> None:
                         "https://oilprice.com/a/Title.html", "Lithium prices climb", "Miners say output rose."
                     ),
                     article_row("https://oilprice.com/a/None.html", "Copper again", "Nothing here."),
+                    {
+                        **article_row(
+                            "https://oilprice.com/a/Described.html", "Zinc report", "Miners say output rose."
+                        ),
+                        "description": "Why lithium refiners moved to Chile",
+                    },
                 ],
             )
         )
         hits = database.transaction(lambda conn: search(conn, "lithium", Selection()))
     finally:
         database.close()
-    assert [h.url for h in hits] == ["https://oilprice.com/a/Title.html", "https://oilprice.com/a/Body.html"]
-    assert hits[0].rank > hits[1].rank
+    # The title counts most, then the meta description, then the body.
+    assert [h.url for h in hits] == [
+        "https://oilprice.com/a/Title.html",
+        "https://oilprice.com/a/Described.html",
+        "https://oilprice.com/a/Body.html",
+    ]
+    assert hits[0].rank > hits[1].rank > hits[2].rank
+    assert "[lithium]" in hits[1].snippet.lower()  # the snippet shows where the description matched
 
 
 def test_show_one_article_with_aliases_links_and_versions(recrawled: Recrawl) -> None:

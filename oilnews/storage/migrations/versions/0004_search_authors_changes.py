@@ -61,7 +61,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_article_authors_article_id", "article_authors", ["article_id"])
     op.create_index("ix_article_authors_author_id", "article_authors", ["author_id"])
-    create_index(op.get_bind())
+    create_index(op.get_bind(), columns=("title", "body"))  # the index of this revision's time
 
 
 def downgrade() -> None:
