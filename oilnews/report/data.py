@@ -88,7 +88,7 @@ def collect(
         data.authors.update(authors or [])
         data.sources[source or "unknown"] += 1
         for kind, names in zip(KINDS, named, strict=True):
-            data.mentions[kind].update(names or {})  # each name once an article
+            data.mentions[kind].update(list(names or {}))  # each name once an article (its keys)
     data.articles_per_day = dict(per_day)
     runs = data.runs_window
     data.runs = list(

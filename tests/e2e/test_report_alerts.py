@@ -3,9 +3,11 @@ on loopback, the metrics file parsed with prometheus_client's parser."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from oilnews.dates import utc_from_db
 from oilnews.replica.server import ReplicaServer
-from tests.helpers import IN_CI, crawl, oilnews_main, smtp_controller, unavailable
+from tests.helpers import IN_CI, crawl, oilnews_main, query, smtp_controller, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -120,7 +123,14 @@ def check_the_charts(db: str) -> None:
         assert ("Gasoline" in names) == (ax.get_ylabel() == "USD/gal")
     low, high = figures[2].axes[-1].get_xlim()
     assert timedelta(days=high - low) <= timedelta(hours=3), "the runs axis spans more than the runs"
-    # What the articles mention: a panel a kind, its names the most mentioned, a count on each bar.
+    # What the articles mention: a panel a kind, its names the most mentioned, a count on each bar,
+    # and that count the number of articles of the window naming it (not of mentions).
+    window = data.articles_window
+    named: Counter[str] = Counter()
+    for published, countries in query(db, "select published_at, countries from articles"):
+        if window.start <= utc_from_db(published) < window.end:  # type: ignore[operator]
+            named.update(list(json.loads(countries) if isinstance(countries, str) else (countries or {})))
+    assert data.mentions["countries"] == named and max(named.values()) > 1
     mentioned = figure_mentions(data)
     mentioned.canvas.draw()
     assert [ax.get_title() for ax in mentioned.axes] == ["Commodities", "Countries", "Companies"]
