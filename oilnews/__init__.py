@@ -18,3 +18,15 @@ def open(url: str | None = None) -> Store:
     from oilnews.storage.store import Store
 
     return Store(url)
+
+
+def version() -> str:
+    """The installed oilnews's version ("(not installed)" for a checkout run without an install):
+    `oilnews --version`, and the software a WARC file names."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("oilnews")
+    except PackageNotFoundError:
+        return "(not installed)"

@@ -188,7 +188,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser of `oilnews`; the options of the command `argv` names (all of them when
     argv is None), so that a command imports no other command's module."""
     parser = ArgumentParser(prog="oilnews", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"oilnews {_version()}")
+    from oilnews import version
+
+    parser.add_argument("--version", action="version", version=f"oilnews {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
     named = next((a for a in argv if not a.startswith("-")), None) if argv is not None else None
     for name, help_line in COMMANDS.items():
@@ -196,15 +198,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if argv is None or name == named:
             importlib.import_module(f"oilnews.cli.{name}").add_arguments(command)
     return parser
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("oilnews")
-    except PackageNotFoundError:  # a checkout run without an install
-        return "(not installed)"
 
 
 _signalled: list[int] = []  # the signals a read command was stopped by

@@ -21,6 +21,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
+from oilnews import version
 from oilnews.stats import key
 from oilnews.storage.warc import Fetch, WarcWriter, WriterCounts, warc_directory
 
@@ -57,7 +58,7 @@ class WarcCaptureMiddleware:
         writer_args = {
             "directory": directory,
             "max_bytes": int(settings.getfloat("OILNEWS_WARC_MAX_MB") * 1024 * 1024),
-            "software": f"oilnews/{_version()} (Scrapy)",
+            "software": f"oilnews/{version()} (Scrapy)",
         }
         middleware = cls(crawler, writer_args)
         crawler.signals.connect(middleware.spider_closed, signal=signals.spider_closed)
@@ -111,12 +112,3 @@ class WarcCaptureMiddleware:
         if counts.failed:
             self.stats.set_value(key("warc", "failed"), counts.failed)
             self.stats.set_value(key("warc", "error"), counts.error)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("oilnews")
-    except PackageNotFoundError:
-        return "unknown"
