@@ -652,3 +652,13 @@ def test_richer_articles_as_the_replica_made_them(crawled: tuple[str, ReplicaSer
     assert fields["url"] in shell and fields["language"] == "en" and fields["tags"]
     assert heading.strip() == "# " + rows[fields["url"]]["title"]
     assert body.rstrip("\n") == rows[fields["url"]]["body_markdown"]
+
+    # With a bookmark, as the other formats: the first export writes every article's file, the
+    # next one (nothing changed since) writes none.
+    bookmark, marked = tmp_path / "md.bookmark", tmp_path / "md-bookmarked"
+    first = export(db, "--format", "markdown", "--out", str(marked), "--bookmark", str(bookmark))
+    again = export(
+        db, "--format", "markdown", "--out", str(tmp_path / "md-again"), "--bookmark", str(bookmark)
+    )
+    assert f"exported {len(rows)} rows" in first.stderr and "exported 0 rows" in again.stderr
+    assert len(list(marked.glob("*.md"))) == len(rows) and not list((tmp_path / "md-again").glob("*.md"))
