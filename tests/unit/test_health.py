@@ -39,7 +39,7 @@ HEALTHY = {"downloader/request_count": 100, "oilnews/pages/listing": 5, "oilnews
         ({"oilnews/store/dead_letter/refused": 1}, "finished", "1 rows refused by the database"),
         ({"oilnews/dates/suspicious": 5, "oilnews/valid/articles": 90}, "finished", None),  # 5.6%
         ({"oilnews/dates/suspicious": 30, "oilnews/valid/articles": 90}, "finished", "cannot be right"),
-        ({"oilnews/store/dead_letter/bug": 2}, "finished", "2 rows refused by the database"),
+        ({"oilnews/store/dead_letter/bug": 2}, "finished", "2 rows the writer failed on (a bug"),
         (
             {"downloader/request_count": 0, "oilnews/pages/listing": 0, "oilnews/clean/articles": 0},
             "finished",
