@@ -325,6 +325,11 @@ def test_a_json_ld_date_that_cannot_be_right_falls_back_to_the_byline(value: str
             "\\<img src=x onerror=alert(1)\\> \\[x\\](javascript:alert(1))",
         ),
         (b"<p><a href='javascript:alert(1)'>click</a> me</p>", "click me"),
+        # An entity that decodes into markup is decoded first, then escaped (never raw HTML).
+        (
+            b"<p>&amp;lt;img src=x onerror=alert(1)&amp;gt; and <a href='/x.html'>&amp;lt;b&amp;gt;bold</a></p>",
+            "\\<img src=x onerror=alert(1)\\> and [\\<b\\>bold](https://oilprice.com/x.html)",
+        ),
         (b"<p># not a heading</p><p>1. not a list</p>", "\\# not a heading\n\n1\\. not a list"),
         (b"<p><a href='https://e.org/a b(c)'>odd</a></p>", "[odd](https://e.org/a%20b%28c%29)"),
     ],

@@ -45,7 +45,20 @@ def link_target(href: str | None, base_url: str) -> str | None:
 
 def inline(element: Any, base_url: str) -> str:
     """One element's content as a line of Markdown: links, emphasis, escaped text."""
-    return clean_line("".join(_inline_parts(element, base_url, top=True))).strip()
+    return _spaces("".join(_inline_parts(element, base_url, top=True))).strip()
+
+
+def _text(fragment: str) -> str:
+    """A text fragment as Markdown: cleaned as all page text is (entities, mojibake), and only
+    then escaped, so that an entity can never decode into markup after the escaping; the spaces
+    at its edges are kept (they separate it from the next element)."""
+    spaced = _spaces(fragment)
+    core = clean_line(spaced)
+    if not core:
+        return " " if spaced else ""
+    lead = " " if spaced.startswith(" ") else ""
+    trail = " " if spaced.endswith(" ") else ""
+    return lead + escape(core) + trail
 
 
 def _inline_parts(element: Any, base_url: str, top: bool = False) -> list[str]:
@@ -54,17 +67,17 @@ def _inline_parts(element: Any, base_url: str, top: bool = False) -> list[str]:
         return []
     parts: list[str] = []
     if element.text:
-        parts.append(escape(_spaces(element.text)))
+        parts.append(_text(element.text))
     for child in element:
         parts.extend(_inline_parts(child, base_url))
         if child.tail:
-            parts.append(escape(_spaces(child.tail)))
+            parts.append(_text(child.tail))
     if top:
         return parts
     text = "".join(parts)
     if tag == "a":
         target = link_target(element.get("href"), base_url)
-        label = clean_line(text).strip()
+        label = _spaces(text).strip()
         return [f"[{label}]({target})"] if target and label else [text]
     if tag in _EMPHASIS and text.strip():
         mark = _EMPHASIS[tag]
