@@ -125,7 +125,7 @@ def check_before_crawl(settings: Any, spider: str = "news") -> None:
     if spider == REPARSE_SPIDER:
         from oilnews.storage.captures import check_captures
 
-        check_captures(str(settings.get("OILNEWS_WARC_DIR") or ""), str(settings.get("OILNEWS_DATABASE_URL")))
+        check_captures(settings)
     else:
         site = settings.get("OILNEWS_SITE_URL")
         from oilnews.site import reachable

@@ -23,7 +23,7 @@ from scrapy.http import Response
 
 from oilnews import version
 from oilnews.stats import key
-from oilnews.storage.warc import Fetch, WarcWriter, WriterCounts, warc_directory
+from oilnews.storage.warc import Fetch, WarcWriter, WriterCounts, warc_directory_of
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +50,7 @@ class WarcCaptureMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
         settings = crawler.settings
-        directory = warc_directory(
-            str(settings.get("OILNEWS_WARC_DIR") or ""), str(settings.get("OILNEWS_DATABASE_URL"))
-        )
+        directory = warc_directory_of(settings)
         if directory is None:
             raise NotConfigured("OILNEWS_WARC_DIR is empty: no WARC capture")
         writer_args = {

@@ -24,7 +24,7 @@ from oilnews.pages.article import parse_article
 from oilnews.site import is_article_path, section_of_path
 from oilnews.stats import key, record_skip
 from oilnews.storage.captures import Capture, captured_responses, read_capture, warc_files
-from oilnews.storage.warc import warc_directory
+from oilnews.storage.warc import warc_directory_of
 from oilnews.summary import REPARSE_SPIDER
 from oilnews.urls import canonical_url
 
@@ -59,9 +59,7 @@ class ReparseSpider(Spider):
     async def start(self) -> AsyncIterator[Any]:
         settings = self.crawler.settings
         stats = self.crawler.stats
-        directory = warc_directory(
-            str(settings.get("OILNEWS_WARC_DIR") or ""), str(settings.get("OILNEWS_DATABASE_URL"))
-        )
+        directory = warc_directory_of(settings)
         if directory is None:
             return
         sections = [s.strip().strip("/") for s in settings.getlist("OILNEWS_REPARSE_SECTIONS") if s.strip()]

@@ -12,14 +12,14 @@ from typing import Any
 
 from oilnews.errors import UsageError
 from oilnews.logs import first_line
-from oilnews.storage.warc import WARC_SUFFIX, warc_directory
+from oilnews.storage.warc import WARC_SUFFIX, warc_directory_of
 
 logger = logging.getLogger(__name__)
 
 
-def check_captures(warc_setting: str, database_url: str) -> Path:
+def check_captures(settings: Any) -> Path:
     """The directory a reparse reads, or the usage error saying there is nothing to read."""
-    directory = warc_directory(warc_setting, database_url)
+    directory = warc_directory_of(settings)
     if directory is None:
         raise UsageError("no WARC directory: give --warc DIR (OILNEWS_WARC_DIR is empty)")
     if not directory.is_dir() or not warc_files(directory):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from oilnews.logs import first_line
 
@@ -30,9 +30,9 @@ WARC_SUFFIX = ".warc.gz"
 OPEN_SUFFIX = ".open"
 QUEUE_RECORDS = 64  # fetches waiting for the writer: a few MB at most
 AUTO = "auto"  # OILNEWS_WARC_DIR's default: beside the database
-# Hop-by-hop or already undone by the client: the record's block is the body as it was
-# received, de-chunked, so Transfer-Encoding must not claim otherwise.
-_DROPPED_HEADERS = frozenset({b"transfer-encoding"})
+# Headers the record's HTTP head does not copy: the block is the body as it was received,
+# de-chunked (Transfer-Encoding must not claim otherwise), and its length is written anew.
+_REPLACED_HEADERS = frozenset({b"transfer-encoding", b"content-length"})
 
 
 def warc_directory(setting: str, database_url: str) -> Path | None:
@@ -47,6 +47,13 @@ def warc_directory(setting: str, database_url: str) -> Path | None:
 
     path = sqlite_path(database_url)
     return (path.parent if path is not None else Path(".")) / "warc"
+
+
+def warc_directory_of(settings: Any) -> Path | None:
+    """warc_directory of a crawl's settings (OILNEWS_WARC_DIR beside OILNEWS_DATABASE_URL)."""
+    return warc_directory(
+        str(settings.get("OILNEWS_WARC_DIR") or ""), str(settings.get("OILNEWS_DATABASE_URL"))
+    )
 
 
 @dataclass
@@ -78,11 +85,19 @@ class WriterCounts:
 def _http_head(first_line: str, headers: list[tuple[bytes, bytes]], body: bytes) -> bytes:
     lines = [first_line.encode("latin-1")]
     for name, value in headers:
-        if name.lower() in _DROPPED_HEADERS or name.lower() == b"content-length":
+        if name.lower() in _REPLACED_HEADERS:
             continue
         lines.append(name + b": " + value)
     lines.append(b"Content-Length: " + str(len(body)).encode())
     return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+def _reason(status: int) -> str:
+    """The status line's reason phrase ("OK"), empty for a code HTTP does not name."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def _target(url: str) -> tuple[str, str]:
@@ -161,7 +176,7 @@ class WarcWriter:
             _http_head(f"{fetch.method} {target} HTTP/1.1", request_headers, fetch.request_body)
             + fetch.request_body
         )
-        reason = HTTPStatus(fetch.status).phrase if fetch.status in HTTPStatus._value2member_map_ else ""
+        reason = _reason(fetch.status)
         response_block = (
             _http_head(
                 f"{fetch.http_version} {fetch.status} {reason}".rstrip(), fetch.response_headers, fetch.body
