@@ -30,7 +30,7 @@ from oilnews.cli import add_db, add_filters, reading, selection_of
 from oilnews.dates import json_value, parse_iso
 from oilnews.errors import ExitCode, UsageError
 from oilnews.storage.files import write_atomically
-from oilnews.storage.formats import WRITERS, MarkdownFiles
+from oilnews.storage.formats import WRITERS, MarkdownFiles, Writer
 from oilnews.storage.selection import Selection
 from oilnews.storage.tables import ARTICLE_FILTERS, TABLES
 
@@ -180,20 +180,18 @@ def export(
                     state["newest"] = changed
             yield row  # a Row is a tuple: indexed as it is
 
-    def write(stream: IO[bytes]) -> None:
-        writer = WRITERS[fmt](stream, spec, fields)
+    def write_rows(writer: Writer) -> None:
         for record in rows():
             writer.write(record)
             state["rows"] += 1
             counter.update(state["rows"])
         writer.close()
 
+    def write(stream: IO[bytes]) -> None:
+        write_rows(WRITERS[fmt](stream, spec, fields))
+
     if fmt == "markdown" and out is not None:
-        files = MarkdownFiles(out, spec)
-        for record in rows():
-            files.write(record)
-            state["rows"] += 1
-            counter.update(state["rows"])
+        write_rows(MarkdownFiles(out, spec))  # a file an article, each written whole
     elif out is None:
         target = stdout or sys.stdout.buffer
         write(target)

@@ -170,12 +170,12 @@ class _Parquet:
         self.writer.close()
 
 
-class _Writer(Protocol):
+class Writer(Protocol):
     def write(self, row: tuple[Any, ...]) -> None: ...
     def close(self) -> None: ...
 
 
-WRITERS: dict[str, Callable[[IO[bytes], TableSpec, tuple[str, ...]], _Writer]] = {
+WRITERS: dict[str, Callable[[IO[bytes], TableSpec, tuple[str, ...]], Writer]] = {
     "jsonl": _JsonLines,
     "csv": _Csv,
     "csv-raw": _RawCsv,
